@@ -1,0 +1,180 @@
+// One functor per activation: f(x), and backward(g, x) = g * f'(x) (the derivative is
+// backward(1, x)). All arithmetic is in double; float32 kernels round once at the store.
+// NaN, inf and kinks follow PyTorch's CPU kernels (relu'(0) = 0, relu'(NaN) passes the gradient as
+// torch's threshold_backward does). `cost` scales the per-thread grain in the driver.
+#pragma once
+#include <cmath>
+
+#include "fastnn/erfc_core.h"
+#include "fastnn/kernel_table.h"
+#include "fastnn/simd_math.h"
+
+namespace fastnn::FASTNN_ISA {
+
+// sigmoid(x) and 1 - sigmoid(x) from e = exp(-|x|), both without cancellation.
+struct SigmoidParts {
+  double s, one_minus_s, e, r;
+};
+inline SigmoidParts sigmoid_parts(double x) {
+  const double e = exp_core(-fabs_(x));
+  const double r = 1.0 / (1.0 + e);
+  const bool pos = x >= 0.0;
+  return {pos ? r : e * r, pos ? e * r : r, e, r};
+}
+
+struct Identity {
+  static constexpr int cost = 1;
+  static double f(double x, const ActParams&) { return x; }
+  static double backward(double g, double, const ActParams&) { return g; }
+};
+
+// Heaviside: 1 for x > 0 else 0; NaN stays NaN. Its gradient is zero everywhere.
+struct Step {
+  static constexpr int cost = 1;
+  static double f(double x, const ActParams&) { return x > 0.0 ? 1.0 : (isnan_(x) ? x : 0.0); }
+  static double backward(double, double, const ActParams&) { return 0.0; }
+};
+
+struct Sigmoid {
+  static constexpr int cost = 4;
+  static double f(double x, const ActParams&) { return sigmoid_parts(x).s; }
+  // s (1 - s) = e / (1 + e)^2, exact on both tails.
+  static double backward(double g, double x, const ActParams&) {
+    const SigmoidParts q = sigmoid_parts(x);
+    return g * (q.e * q.r * q.r);
+  }
+  static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y) * y; }
+};
+
+struct Tanh {
+  static constexpr int cost = 4;
+  // tanh|x| = -expm1(-2|x|) / (2 + expm1(-2|x|)): no cancellation near 0, exact 1 far out.
+  static double f(double x, const ActParams&) {
+    const double em = expm1_nonpos(-2.0 * fabs_(x));
+    return copysign_(-em / (2.0 + em), x);
+  }
+  // 1 - tanh^2 = 4E / (1 + E)^2 with E = exp(-2|x|) = 1 + em.
+  static double backward(double g, double x, const ActParams&) {
+    const double em = expm1_nonpos(-2.0 * fabs_(x));
+    const double d = 2.0 + em;
+    return g * (4.0 * (1.0 + em) / (d * d));
+  }
+  static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y * y); }
+};
+
+struct Relu {
+  static constexpr int cost = 1;
+  static double f(double x, const ActParams&) { return x <= 0.0 ? 0.0 : x; }
+  static double backward(double g, double x, const ActParams&) { return x <= 0.0 ? 0.0 : g; }
+};
+
+struct LeakyRelu {
+  static constexpr int cost = 1;
+  static double f(double x, const ActParams& p) { return x > 0.0 ? x : x * p.a; }
+  static double backward(double g, double x, const ActParams& p) { return x > 0.0 ? g : g * p.a; }
+};
+
+// ELU with torch's (alpha, scale, input_scale) form; SELU is ELU with fixed constants.
+inline double elu_f(double x, double alpha, double scale) {
+  return x <= 0.0 ? alpha * scale * expm1_nonpos(x) : x * scale;
+}
+inline double elu_backward(double g, double x, double alpha, double scale) {
+  const double xn = x <= 0.0 ? x : 0.0;
+  return x <= 0.0 ? g * (alpha * scale) * exp_core(xn) : g * scale;
+}
+
+struct Elu {
+  static constexpr int cost = 3;
+  static double f(double x, const ActParams& p) { return elu_f(x, p.a, 1.0); }
+  static double backward(double g, double x, const ActParams& p) {
+    return elu_backward(g, x, p.a, 1.0);
+  }
+};
+
+struct Selu {
+  static constexpr int cost = 3;
+  static constexpr double alpha = 1.6732632423543772848170429916717;
+  static constexpr double scale = 1.0507009873554804934193349852946;
+  static double f(double x, const ActParams&) { return elu_f(x, alpha, scale); }
+  static double backward(double g, double x, const ActParams&) {
+    return elu_backward(g, x, alpha, scale);
+  }
+};
+
+// Exact GELU: x * Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, accurate on the negative tail.
+struct Gelu {
+  static constexpr int cost = 6;
+  static constexpr double kSqrtHalf = 0.70710678118654752440084436210485;
+  static constexpr double kInvSqrt2Pi = 0.39894228040143267793994605993438;
+  static double f(double x, const ActParams&) { return 0.5 * x * erfc_core(-x * kSqrtHalf); }
+  static double backward(double g, double x, const ActParams&) {
+    const double cdf = 0.5 * erfc_core(-x * kSqrtHalf);
+    const double pdf = kInvSqrt2Pi * exp_core(-0.5 * x * x);
+    return g * (cdf + x * pdf);
+  }
+};
+
+// tanh-approximated GELU: 0.5 x (1 + tanh z) = x * sigmoid(2z), z = sqrt(2/pi) (x + 0.044715 x^3).
+struct GeluTanh {
+  static constexpr int cost = 4;
+  static constexpr double kBeta = 0.79788456080286535587989211986876;  // sqrt(2/pi)
+  static constexpr double kKappa = 0.044715;
+  static double f(double x, const ActParams&) {
+    const double z = kBeta * (x + kKappa * x * x * x);
+    return x * sigmoid_parts(2.0 * z).s;
+  }
+  // d/dx = s + x * 2 s (1 - s) * dz/dx; beyond |x| > 30 it is 0 or 1 (and x^3 may overflow).
+  static double backward(double g, double x, const ActParams&) {
+    const double z = kBeta * (x + kKappa * x * x * x);
+    const SigmoidParts q = sigmoid_parts(2.0 * z);
+    const double dz = kBeta * (1.0 + 3.0 * kKappa * x * x);
+    const double d = q.s + 2.0 * x * (q.s * q.one_minus_s) * dz;
+    return g * (fabs_(x) > 30.0 ? q.s : d);
+  }
+};
+
+struct Silu {
+  static constexpr int cost = 4;
+  static double f(double x, const ActParams&) { return x * sigmoid_parts(x).s; }
+  static double backward(double g, double x, const ActParams&) {
+    const SigmoidParts q = sigmoid_parts(x);
+    return g * (q.s * (1.0 + x * q.one_minus_s));
+  }
+};
+
+// softplus(x) = log(1 + exp(beta x)) / beta, linear above the threshold like torch.
+struct Softplus {
+  static constexpr int cost = 5;
+  static double f(double x, const ActParams& p) {
+    const double z = p.a * x;
+    const double pos = z > 0.0 ? z : 0.0;
+    const double y = (pos + log1p_unit(exp_core(-fabs_(z)))) / p.a;
+    return z > p.b ? x : (isnan_(z) ? z : y);
+  }
+  static double backward(double g, double x, const ActParams& p) {
+    const double z = p.a * x;
+    return z > p.b ? g : g * sigmoid_parts(z).s;
+  }
+};
+
+struct Hardsigmoid {
+  static constexpr int cost = 1;
+  static double f(double x, const ActParams&) {
+    return x <= -3.0 ? 0.0 : (x >= 3.0 ? 1.0 : (x + 3.0) / 6.0);
+  }
+  static double backward(double g, double x, const ActParams&) {
+    return (x > -3.0 && x < 3.0) ? g / 6.0 : 0.0;
+  }
+};
+
+struct Hardswish {
+  static constexpr int cost = 1;
+  static double f(double x, const ActParams&) {
+    return x <= -3.0 ? 0.0 : (x >= 3.0 ? x : x * (x + 3.0) / 6.0);
+  }
+  static double backward(double g, double x, const ActParams&) {
+    return x < -3.0 ? 0.0 : (x <= 3.0 ? g * (x / 3.0 + 0.5) : g);
+  }
+};
+
+}  // namespace fastnn::FASTNN_ISA

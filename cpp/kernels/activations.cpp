@@ -1,0 +1,78 @@
+// Elementwise activation kernels: one generic driver applies each functor's forward, derivative
+// and fused backward over contiguous arrays, vectorized by the compiler for this file's ISA.
+#include "fastnn/activation_functors.h"
+#include "fastnn/parallel.h"
+
+namespace fastnn::FASTNN_ISA {
+namespace {
+
+// Elements per thread below which threading costs more than it saves (measured: bench/).
+constexpr int64_t kGrainCheap = 65536;
+
+template <class A>
+constexpr int64_t grain() {
+  return kGrainCheap / A::cost;
+}
+
+template <class A, class T>
+void forward(const T* x, T* y, int64_t n, const ActParams& p) {
+  const ActParams q = p;
+  parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) y[i] = static_cast<T>(A::f(static_cast<double>(x[i]), q));
+  });
+}
+
+template <class A, class T>
+void derivative(const T* x, T* y, int64_t n, const ActParams& p) {
+  const ActParams q = p;
+  parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i)
+      y[i] = static_cast<T>(A::backward(1.0, static_cast<double>(x[i]), q));
+  });
+}
+
+template <class A, class T>
+void backward(const T* g, const T* x, T* out, int64_t n, const ActParams& p) {
+  const ActParams q = p;
+  parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i)
+      out[i] = static_cast<T>(
+          A::backward(static_cast<double>(g[i]), static_cast<double>(x[i]), q));
+  });
+}
+
+template <class A, class T>
+void backward_from_output(const T* g, const T* y, T* out, int64_t n, const ActParams& p) {
+  const ActParams q = p;
+  parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i)
+      out[i] = static_cast<T>(
+          A::backward_y(static_cast<double>(g[i]), static_cast<double>(y[i]), q));
+  });
+}
+
+template <class A, bool HasY, class T>
+ActivationKernels<T> make() {
+  ActivationKernels<T> k;
+  k.forward = &forward<A, T>;
+  k.derivative = &derivative<A, T>;
+  k.backward = &backward<A, T>;
+  if constexpr (HasY) k.backward_from_output = &backward_from_output<A, T>;
+  return k;
+}
+
+}  // namespace
+
+void fill_activations(KernelTable& t) {
+#define FASTNN_ACT_FILL(name, Functor, nparams, p0, d0, p1, d1, has_y)        \
+  t.f32.act[static_cast<int>(Act::name)] = make<Functor, has_y, float>();  \
+  t.f64.act[static_cast<int>(Act::name)] = make<Functor, has_y, double>();
+  FASTNN_ACTIVATIONS(FASTNN_ACT_FILL)
+#undef FASTNN_ACT_FILL
+}
+
+}  // namespace fastnn::FASTNN_ISA
