@@ -28,10 +28,10 @@ struct Identity {
   static double backward(double g, double, const ActParams&) { return g; }
 };
 
-// Heaviside: 1 for x > 0 else 0; NaN stays NaN. Its gradient is zero everywhere.
+// Heaviside: 1 for x > 0 else 0 (NaN gives 0, as torch.heaviside). Its gradient is zero.
 struct Step {
   static constexpr int cost = 1;
-  static double f(double x, const ActParams&) { return x > 0.0 ? 1.0 : (isnan_(x) ? x : 0.0); }
+  static double f(double x, const ActParams&) { return x > 0.0 ? 1.0 : 0.0; }
   static double backward(double, double, const ActParams&) { return 0.0; }
 };
 
@@ -64,7 +64,8 @@ struct Tanh {
 
 struct Relu {
   static constexpr int cost = 1;
-  static double f(double x, const ActParams&) { return x <= 0.0 ? 0.0 : x; }
+  // -0 stays -0 and NaN propagates, as torch.relu (clamp_min).
+  static double f(double x, const ActParams&) { return x < 0.0 ? 0.0 : x; }
   static double backward(double g, double x, const ActParams&) { return x <= 0.0 ? 0.0 : g; }
 };
 
@@ -106,11 +107,20 @@ struct Gelu {
   static constexpr int cost = 6;
   static constexpr double kSqrtHalf = 0.70710678118654752440084436210485;
   static constexpr double kInvSqrt2Pi = 0.39894228040143267793994605993438;
-  static double f(double x, const ActParams&) { return 0.5 * x * erfc_core(-x * kSqrtHalf); }
+  // Phi(x) with (x / sqrt 2)^2 split exactly from x, so the far negative tail stays accurate.
+  static double cdf(double x, double h, double l) {
+    return 0.5 * erfc_split(-x * kSqrtHalf, 0.5 * h, 0.5 * l);
+  }
+  static double f(double x, const ActParams&) {
+    const double h = x * x;
+    return x * cdf(x, h, __builtin_fma(x, x, -h));
+  }
   static double backward(double g, double x, const ActParams&) {
-    const double cdf = 0.5 * erfc_core(-x * kSqrtHalf);
-    const double pdf = kInvSqrt2Pi * exp_core(-0.5 * x * x);
-    return g * (cdf + x * pdf);
+    const double h = x * x;
+    const double l = h < 1e300 ? __builtin_fma(x, x, -h) : 0.0;  // inf - inf would poison pdf
+    const double e = exp_core(-0.5 * h);
+    const double pdf = kInvSqrt2Pi * (e - e * (0.5 * l));
+    return g * (cdf(x, h, l) + x * pdf);
   }
 };
 
@@ -172,8 +182,9 @@ struct Hardswish {
   static double f(double x, const ActParams&) {
     return x <= -3.0 ? 0.0 : (x >= 3.0 ? x : x * (x + 3.0) / 6.0);
   }
+  // torch: 0 up to and including -3, the slope strictly inside, g from 3 on (and for NaN).
   static double backward(double g, double x, const ActParams&) {
-    return x < -3.0 ? 0.0 : (x <= 3.0 ? g * (x / 3.0 + 0.5) : g);
+    return x <= -3.0 ? 0.0 : (x < 3.0 ? g * (x / 3.0 + 0.5) : g);
   }
 };
 

@@ -70,7 +70,7 @@ inline double expm1_nonpos(double x) {
   const int64_t ki = as_i64(kd) - as_i64(kShifter);
   const double s = as_f64((ki + 1023) << 52);
   const double y = s * p + (s - 1.0);  // 2^k (1 + p) - 1 without cancelling p
-  return isnan_(x) ? x : y;
+  return (isnan_(x) || x == 0.0) ? x : y;  // keeps -0
 }
 
 // log(u) for finite normal u > 0 (the callers pass sums >= 1 or 1 + e, e in [0, 1]).
