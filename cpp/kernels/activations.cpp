@@ -17,10 +17,17 @@ constexpr int64_t grain() {
 template <class A, class T>
 void forward(const T* x, T* y, int64_t n, const ActParams& p) {
   const ActParams q = p;
-  parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+  if constexpr (std::is_same_v<T, float> && requires { A::f32(0.0f, q); }) {
+    parallel_for(n, grain<A>() * 2, [=](int64_t b, int64_t e) {
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i) y[i] = static_cast<T>(A::f(static_cast<double>(x[i]), q));
-  });
+      for (int64_t i = b; i < e; ++i) y[i] = A::f32(x[i], q);
+    });
+  } else {
+    parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) y[i] = static_cast<T>(A::f(static_cast<double>(x[i]), q));
+    });
+  }
 }
 
 template <class A, class T>

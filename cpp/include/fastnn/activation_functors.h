@@ -1,5 +1,6 @@
 // One functor per activation: f(x), and backward(g, x) = g * f'(x) (the derivative is
-// backward(1, x)). All arithmetic is in double; float32 kernels round once at the store.
+// backward(1, x)). An optional f32(float) is the float32 forward computed in float, used where the
+// exhaustive sweep shows it keeps the float32 bound. All arithmetic is in double; float32 kernels round once at the store.
 // NaN, inf and kinks follow PyTorch's CPU kernels (relu'(0) = 0, relu'(NaN) passes the gradient as
 // torch's threshold_backward does). `cost` scales the per-thread grain in the driver.
 #pragma once
@@ -38,6 +39,10 @@ struct Step {
 struct Sigmoid {
   static constexpr int cost = 4;
   static double f(double x, const ActParams&) { return sigmoid_parts(x).s; }
+  static float f32(float x, const ActParams&) {
+    const float e = exp_nonpos_f(-fabsf_(x));
+    return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
+  }
   // s (1 - s) = e / (1 + e)^2, exact on both tails.
   static double backward(double g, double x, const ActParams&) {
     const SigmoidParts q = sigmoid_parts(x);
@@ -52,6 +57,10 @@ struct Tanh {
   static double f(double x, const ActParams&) {
     const double em = expm1_nonpos(-2.0 * fabs_(x));
     return copysign_(-em / (2.0 + em), x);
+  }
+  static float f32(float x, const ActParams&) {
+    const float em = expm1_nonpos_f(-2.0f * fabsf_(x));
+    return copysignf_(-em / (2.0f + em), x);
   }
   // 1 - tanh^2 = 4E / (1 + E)^2 with E = exp(-2|x|) = 1 + em.
   static double backward(double g, double x, const ActParams&) {
