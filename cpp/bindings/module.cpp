@@ -37,6 +37,7 @@ PYBIND11_MODULE(_C, m) {
     d["compiler"] = __VERSION__;
     d["openmp"] = _OPENMP;
     d["omp_max_threads"] = omp_get_max_threads();
+    d["forked_child"] = in_forked_child();
     return d;
   });
 }

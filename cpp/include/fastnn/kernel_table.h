@@ -68,7 +68,10 @@ namespace avx512 { const KernelTable& kernel_table(); }
 const KernelTable& kernels();
 
 // Threads available to kernels (runtime.cpp); set by fastnn.set_num_threads.
+// In a child forked after the OpenMP pool started, num_threads() is 1 (see runtime.cpp).
 int num_threads();
 void set_num_threads(int n);
+void note_pool_started();
+bool in_forked_child();
 
 }  // namespace fastnn

@@ -22,6 +22,7 @@ inline void parallel_for(int64_t n, int64_t grain, Body&& body) {
     return;
   }
   const int used = static_cast<int>(imin(nt, chunks));
+  note_pool_started();
 #pragma omp parallel num_threads(used)
   {
     const int64_t t = omp_get_thread_num();

@@ -1,0 +1,77 @@
+"""Thread safety, fork safety and memory stability of the native kernels."""
+
+import multiprocessing as mp
+import resource
+import threading
+
+import numpy as np
+import pytest
+
+import fastnn
+
+
+def _child_sigmoid_sum(x):
+    return float(fastnn.sigmoid(x).astype(np.float64).sum()), fastnn.get_num_threads()
+
+
+def test_fork_after_openmp_does_not_hang():
+    x = np.random.default_rng(0).standard_normal(2_000_000).astype(np.float32)
+    want = float(fastnn.sigmoid(x).astype(np.float64).sum())  # starts the OpenMP pool here
+    ctx = mp.get_context("fork")
+    with ctx.Pool(2) as pool:
+        res = pool.map_async(_child_sigmoid_sum, [x] * 4).get(timeout=60)
+    for total, threads in res:
+        assert total == want
+        assert threads == 1  # a forked child runs single-threaded (GNU OpenMP is not fork-safe)
+    assert fastnn._C._build_info()["forked_child"] is False
+
+
+def test_concurrent_python_threads_match_sequential():
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal(300_000).astype(np.float32) for _ in range(8)]
+    want = [fastnn.gelu(x) for x in xs]
+    got = [None] * len(xs)
+
+    def work(i):
+        for _ in range(3):
+            got[i] = fastnn.gelu(xs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_many_small_calls_keep_memory_flat():
+    x = np.ones(100, np.float32)
+    out = np.empty_like(x)
+
+    def loop():
+        for _ in range(20_000):
+            fastnn.sigmoid(x, out=out)
+            fastnn.tanh_backward(x, x)
+            try:
+                fastnn.relu(np.ones(3, int))
+            except TypeError:
+                pass
+
+    loop()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(5):
+        loop()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert after - before < 20_000  # KiB: 10^5 calls may not grow the peak by 20 MB
+
+
+@pytest.mark.parametrize("level", fastnn.supported_simd_levels())
+def test_forced_level_via_environment(level):
+    import subprocess
+    import sys
+
+    env = {"FASTNN_SIMD": level, "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", "import fastnn; print(fastnn.simd_level())"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == level
