@@ -22,10 +22,21 @@ from .activations import *  # noqa: F401,F403  (re-exports every activation func
 from .activations import __all__ as _activation_all
 from .activations import activations
 from ._config import show_config
+from .parameter import Parameter
+from . import optim
+from .optim import adagrad_step, adam_step, clip_grad_norm_, clip_grad_value_, rmsprop_step, sgd_step
 
 __version__ = _C._build_info()["version"]
 
 __all__ = [
+    "Parameter",
+    "optim",
+    "adam_step",
+    "sgd_step",
+    "adagrad_step",
+    "rmsprop_step",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "activations",
     "get_num_threads",
     "log_softmax",
