@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "fastnn/activation_list.h"
+#include "fastnn/loss_kernels.h"
 
 namespace fastnn {
 
@@ -43,6 +44,7 @@ template <class T>
 struct DtypeKernels {
   ActivationKernels<T> act[kNumActivations];
   SoftmaxKernels<T> softmax;
+  LossKernels<T> loss;
 };
 
 struct KernelTable {
