@@ -8,6 +8,7 @@ namespace fastnn::FASTNN_ISA {
 void fill_activations(KernelTable& t);
 void fill_softmax(KernelTable& t);
 void fill_optim(KernelTable& t);
+void fill_losses(KernelTable& t);
 
 const KernelTable& kernel_table() {
   static const KernelTable table = [] {
@@ -16,6 +17,7 @@ const KernelTable& kernel_table() {
     fill_activations(t);
     fill_softmax(t);
     fill_optim(t);
+    fill_losses(t);
     return t;
   }();
   return table;

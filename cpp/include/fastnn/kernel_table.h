@@ -6,6 +6,7 @@
 
 #include "fastnn/activation_list.h"
 #include "fastnn/optim_kernels.h"
+#include "fastnn/loss_kernels.h"
 
 namespace fastnn {
 
@@ -45,6 +46,7 @@ struct DtypeKernels {
   ActivationKernels<T> act[kNumActivations];
   SoftmaxKernels<T> softmax;
   OptimKernels<T> optim;
+  LossKernels<T> loss;
 };
 
 struct KernelTable {

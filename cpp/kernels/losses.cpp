@@ -1,0 +1,341 @@
+// Loss functions, forward and backward: elementwise (mse, l1, huber, binary cross entropy on
+// probabilities and on logits) and per-row class losses (cross entropy as one fused
+// log-softmax + NLL pass per row, NLL). Math in double, one rounding to T per output.
+// Reductions are summed in fixed blocks (see loss_kernels.h) so threads never change a bit.
+#include <limits>
+
+#include "fastnn/parallel.h"
+#include "fastnn/simd_math.h"
+
+namespace fastnn::FASTNN_ISA {
+namespace {
+
+// Below this many elements per thread a single thread is faster than waking the pool.
+constexpr int64_t kGrainElems = 32768;
+
+struct Scratch {
+  double* p;
+  explicit Scratch(int64_t n) : p(new double[n > 0 ? n : 1]) {}
+  ~Scratch() { delete[] p; }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+};
+
+// body(first_block, end_block) over [0, nblocks) split across threads, each getting at least
+// min_blocks (parallel_for's ranges are multiples of 64 items: 64 items = one block here).
+template <class Body>
+void parallel_blocks(int64_t nblocks, int64_t min_blocks, Body&& body) {
+  parallel_for(nblocks * 64, imax(1, min_blocks) * 64,
+               [&](int64_t b, int64_t e) { body(b / 64, e / 64); });
+}
+
+// Sums block_sum(k) for k in [0, nblocks) in order, blocks computed in parallel when large.
+template <class BlockFn>
+double blocked_sum(int64_t nblocks, int64_t min_blocks, bool want_sum, BlockFn&& block_fn) {
+  if (nblocks == 1) return block_fn(0);
+  Scratch part(want_sum ? nblocks : 1);
+  double* ps = part.p;
+  parallel_blocks(nblocks, min_blocks, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      const double s = block_fn(k);
+      if (want_sum) ps[k] = s;
+    }
+  });
+  double total = 0.0;
+  if (want_sum)
+    for (int64_t k = 0; k < nblocks; ++k) total += ps[k];
+  return total;
+}
+
+// ---------------------------------------------------------------- elementwise losses
+// Each functor computes, in double, the loss l and its derivative d wrt x; unused halves are
+// removed by the compiler. pw is the positive-class weight (1 where the loss has none).
+
+// log(x) for x in [0, 1], clamped below at -100 like torch (0 and subnormals give -100).
+inline double log_clamped(double x) {
+  const double l = log_pos(x > 1e-300 ? x : 1e-300);
+  return l > -100.0 ? l : -100.0;
+}
+
+// log1p(-x) for x in [0, 1], clamped below at -100 (x = 1 gives -100).
+inline double log1m_clamped(double x) {
+  const double u = 1.0 - x;
+  const double uu = u > 1e-300 ? u : 1e-300;
+  const double c = (u - 1.0) + x;  // the rounding error of 1 - x
+  const double l = log_pos(uu) - c / uu;  // log(u - c)
+  return l > -100.0 ? l : -100.0;
+}
+
+struct Mse {
+  static constexpr bool kWeights = false, kPosWeights = false;
+  static void eval(double x, double y, double, double, double& l, double& d) {
+    const double r = x - y;
+    l = r * r;
+    d = 2.0 * r;
+  }
+};
+
+struct L1 {
+  static constexpr bool kWeights = false, kPosWeights = false;
+  static void eval(double x, double y, double, double, double& l, double& d) {
+    const double r = x - y;
+    l = fabs_(r);
+    d = r > 0.0 ? 1.0 : (r < 0.0 ? -1.0 : r * 0.0);  // sign(r); NaN stays NaN
+  }
+};
+
+struct Huber {
+  static constexpr bool kWeights = false, kPosWeights = false;
+  static void eval(double x, double y, double, double delta, double& l, double& d) {
+    const double r = x - y;
+    const double z = fabs_(r);
+    l = z < delta ? 0.5 * r * r : delta * (z - 0.5 * delta);
+    d = r < -delta ? -delta : (r > delta ? delta : r);
+  }
+};
+
+// torch: l = (y - 1) max(log(1 - x), -100) - y max(log x, -100);
+//        d = (x - y) / max((1 - x) x, 1e-12).
+struct Bce {
+  static constexpr bool kWeights = true, kPosWeights = false;
+  static void eval(double x, double y, double, double, double& l, double& d) {
+    l = (y - 1.0) * log1m_clamped(x) - y * log_clamped(x);
+    const double den = (1.0 - x) * x;
+    d = (x - y) / (den > 1e-12 ? den : 1e-12);
+  }
+};
+
+// l = (1 - y) x + lw softplus(-x), lw = (pw - 1) y + 1, softplus(-x) = max(-x, 0) + log1p(e^-|x|);
+// d = lw sigmoid(x) - pw y.
+struct BceLogits {
+  static constexpr bool kWeights = true, kPosWeights = true;
+  static void eval(double x, double y, double pw, double, double& l, double& d) {
+    const double e = exp_core(-fabs_(x));
+    const double sp = log1p_unit(e) + (x < 0.0 ? -x : 0.0);
+    const double lw = (pw - 1.0) * y + 1.0;
+    l = (1.0 - y) * x + lw * sp;
+    const double s = (x >= 0.0 ? 1.0 : e) / (1.0 + e);
+    d = lw * s - pw * y;
+  }
+};
+
+enum : int { kSum = 1, kOut = 2, kGrad = 4, kGradArr = 8 };
+
+template <class T, class F, bool kW, bool kPW, int M>
+double pointwise_block(const PointwiseLossArgs<T>& a, int64_t b, int64_t e) {
+  const T* x = a.x;
+  const T* y = a.y;
+  const T* w = a.w;
+  const T* pw = a.pos_w;
+  T* out = a.loss_out;
+  T* grad = a.grad;
+  const T* g = a.grad_out;
+  const double gs = a.grad_scale, delta = a.delta;
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = b; i < e; ++i) {
+    double l, d;
+    F::eval(static_cast<double>(x[i]), static_cast<double>(y[i]),
+            kPW ? static_cast<double>(pw[i]) : 1.0, delta, l, d);
+    if constexpr (kW) {
+      const double wi = w[i];
+      l *= wi;
+      d *= wi;
+    }
+    if constexpr ((M & kSum) != 0) s += l;
+    if constexpr ((M & kOut) != 0) out[i] = static_cast<T>(l);
+    if constexpr ((M & kGradArr) != 0) {
+      grad[i] = static_cast<T>(d * (static_cast<double>(g[i]) * gs));
+    } else if constexpr ((M & kGrad) != 0) {
+      grad[i] = static_cast<T>(d * gs);
+    }
+  }
+  return s;
+}
+
+template <class T, class F, bool kW, bool kPW, int M>
+double pointwise_run(const PointwiseLossArgs<T>& a) {
+  const int64_t n = a.n;
+  if (n <= 0) return 0.0;
+  const int64_t nblocks = (n + kLossBlock - 1) / kLossBlock;
+  return blocked_sum(nblocks, kGrainElems / kLossBlock, (M & kSum) != 0, [&](int64_t k) {
+    return pointwise_block<T, F, kW, kPW, M>(a, k * kLossBlock, imin(n, (k + 1) * kLossBlock));
+  });
+}
+
+template <class T, class F, bool kW, bool kPW>
+double pointwise_mode(const PointwiseLossArgs<T>& a) {
+  const int m = (a.want_sum ? kSum : 0) | (a.loss_out ? kOut : 0) | (a.grad ? kGrad : 0) |
+                (a.grad && a.grad_out ? kGradArr : 0);
+  switch (m) {
+    case kSum: return pointwise_run<T, F, kW, kPW, kSum>(a);
+    case kOut: return pointwise_run<T, F, kW, kPW, kOut>(a);
+    case kGrad: return pointwise_run<T, F, kW, kPW, kGrad>(a);
+    case kGrad | kGradArr: return pointwise_run<T, F, kW, kPW, kGrad | kGradArr>(a);
+    case kSum | kGrad: return pointwise_run<T, F, kW, kPW, kSum | kGrad>(a);
+    case kOut | kGrad: return pointwise_run<T, F, kW, kPW, kOut | kGrad>(a);
+    case kOut | kGrad | kGradArr: return pointwise_run<T, F, kW, kPW, kOut | kGrad | kGradArr>(a);
+    case kSum | kGrad | kGradArr: return pointwise_run<T, F, kW, kPW, kSum | kGrad | kGradArr>(a);
+    default: return 0.0;  // nothing asked (or an unsupported mix)
+  }
+}
+
+template <class T, class F>
+double pointwise(const PointwiseLossArgs<T>& a) {
+  if constexpr (F::kPosWeights) {
+    if (a.pos_w) {
+      return a.w ? pointwise_mode<T, F, true, true>(a) : pointwise_mode<T, F, false, true>(a);
+    }
+  }
+  if constexpr (F::kWeights) {
+    if (a.w) return pointwise_mode<T, F, true, false>(a);
+  }
+  return pointwise_mode<T, F, false, false>(a);
+}
+
+template <class T>
+int64_t first_outside_unit(const T* x, int64_t n) {
+  for (int64_t b = 0; b < n; b += kLossBlock) {
+    const int64_t e = imin(n, b + kLossBlock);
+    int bad = 0;
+#pragma omp simd reduction(| : bad)
+    for (int64_t i = b; i < e; ++i) bad |= (x[i] >= T(0) && x[i] <= T(1)) ? 0 : 1;
+    if (bad)
+      for (int64_t i = b; i < e; ++i)
+        if (!(x[i] >= T(0) && x[i] <= T(1))) return i;
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- class losses
+
+inline double max_nan(double m, double v) { return (v > m || isnan_(v)) ? v : m; }
+
+// One row of cross entropy: loss, and the gradient scaled by gs when grad is non-null.
+// With q_c the (smoothed, weighted) target mass on class c and Q = sum q_c:
+//   loss = sum_c q_c (lse - x_c) = Q log s - sum_c q_c (x_c - m),  s = sum_c exp(x_c - m)
+//   d loss / d x_j = Q p_j - q_j.
+template <class T>
+double ce_row(const ClassLossArgs<T>& a, const T* x, int64_t label, const T* prob, T* grad,
+              double gs, double sum_w) {
+  const int64_t c = a.c;
+  const T* w = a.w;
+  const double eps = a.label_smoothing;
+  const double eps_c = eps / static_cast<double>(c);
+  double m = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < c; ++j) m = isnan_(m) ? m : max_nan(m, static_cast<double>(x[j]));
+  double s = 0.0, qx = 0.0, q_total = 0.0;
+  if (prob) {
+#pragma omp simd reduction(+ : s, qx, q_total)
+    for (int64_t j = 0; j < c; ++j) {
+      const double xj = static_cast<double>(x[j]) - m;
+      s += exp_core(xj);
+      double q = static_cast<double>(prob[j]) * (1.0 - eps) + eps_c;
+      if (w) q *= static_cast<double>(w[j]);
+      qx += q * xj;
+      q_total += q;
+    }
+  } else if (eps != 0.0) {
+#pragma omp simd reduction(+ : s, qx)
+    for (int64_t j = 0; j < c; ++j) {
+      const double xj = static_cast<double>(x[j]) - m;
+      s += exp_core(xj);
+      qx += (w ? static_cast<double>(w[j]) : 1.0) * xj;
+    }
+    const double wy = w ? static_cast<double>(w[label]) : 1.0;
+    qx = eps_c * qx + (1.0 - eps) * wy * (static_cast<double>(x[label]) - m);
+    q_total = eps_c * sum_w + (1.0 - eps) * wy;
+  } else {
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < c; ++j) s += exp_core(static_cast<double>(x[j]) - m);
+    const double wy = w ? static_cast<double>(w[label]) : 1.0;
+    qx = wy * (static_cast<double>(x[label]) - m);
+    q_total = wy;
+  }
+  const double log_s = log_pos(s);
+  const double loss = q_total * log_s - qx;
+  if (grad) {
+    const double shift = m + log_s;
+    const double gq = gs * q_total;
+    if (prob) {
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) {
+        double q = static_cast<double>(prob[j]) * (1.0 - eps) + eps_c;
+        if (w) q *= static_cast<double>(w[j]);
+        grad[j] = static_cast<T>(gq * exp_core(static_cast<double>(x[j]) - shift) - gs * q);
+      }
+    } else {
+      const double qy = (1.0 - eps) * (w ? static_cast<double>(w[label]) : 1.0);
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) {
+        double q = eps_c * (w ? static_cast<double>(w[j]) : 1.0) + (j == label ? qy : 0.0);
+        grad[j] = static_cast<T>(gq * exp_core(static_cast<double>(x[j]) - shift) - gs * q);
+      }
+    }
+  }
+  return loss;
+}
+
+template <class T>
+double classwise(const ClassLossArgs<T>& a) {
+  const int64_t n = a.n, c = a.c;
+  if (n <= 0 || c <= 0) return 0.0;
+  double sum_w = static_cast<double>(c);
+  if (a.w) {
+    sum_w = 0.0;
+    for (int64_t j = 0; j < c; ++j) sum_w += static_cast<double>(a.w[j]);
+  }
+  const int64_t rows = imax(1, kLossBlock / c);
+  const int64_t nblocks = (n + rows - 1) / rows;
+  return blocked_sum(nblocks, imax(1, kGrainElems / (rows * c)), a.want_sum, [&](int64_t k) {
+    double total = 0.0;
+    const int64_t r1 = imin(n, (k + 1) * rows);
+    for (int64_t r = k * rows; r < r1; ++r) {
+      const T* x = a.x + r * c;
+      T* grad = a.grad ? a.grad + r * c : nullptr;
+      const double gs = a.grad_out ? static_cast<double>(a.grad_out[r]) * a.grad_scale
+                                   : a.grad_scale;
+      double loss = 0.0;
+      const int64_t label = a.labels ? a.labels[r] : 0;
+      if (a.labels && label == a.ignore_index) {
+        if (grad)
+          for (int64_t j = 0; j < c; ++j) grad[j] = T(0);
+      } else if (!a.logits) {  // nll on log-probabilities
+        const double wy = a.w ? static_cast<double>(a.w[label]) : 1.0;
+        loss = -wy * static_cast<double>(x[label]);
+        if (grad) {
+          for (int64_t j = 0; j < c; ++j) grad[j] = T(0);
+          grad[label] = static_cast<T>(-wy * gs);
+        }
+      } else {
+        loss = ce_row(a, x, label, a.probs ? a.probs + r * c : nullptr, grad, gs, sum_w);
+      }
+      if (a.loss_out) a.loss_out[r] = static_cast<T>(loss);
+      total += loss;
+    }
+    return total;
+  });
+}
+
+}  // namespace
+
+void fill_losses(KernelTable& t) {
+  auto& f = t.f32.loss;
+  auto& d = t.f64.loss;
+  f.pointwise[static_cast<int>(PointwiseLoss::mse)] = &pointwise<float, Mse>;
+  f.pointwise[static_cast<int>(PointwiseLoss::l1)] = &pointwise<float, L1>;
+  f.pointwise[static_cast<int>(PointwiseLoss::huber)] = &pointwise<float, Huber>;
+  f.pointwise[static_cast<int>(PointwiseLoss::bce)] = &pointwise<float, Bce>;
+  f.pointwise[static_cast<int>(PointwiseLoss::bce_logits)] = &pointwise<float, BceLogits>;
+  d.pointwise[static_cast<int>(PointwiseLoss::mse)] = &pointwise<double, Mse>;
+  d.pointwise[static_cast<int>(PointwiseLoss::l1)] = &pointwise<double, L1>;
+  d.pointwise[static_cast<int>(PointwiseLoss::huber)] = &pointwise<double, Huber>;
+  d.pointwise[static_cast<int>(PointwiseLoss::bce)] = &pointwise<double, Bce>;
+  d.pointwise[static_cast<int>(PointwiseLoss::bce_logits)] = &pointwise<double, BceLogits>;
+  f.classwise = &classwise<float>;
+  d.classwise = &classwise<double>;
+  f.first_outside_unit = &first_outside_unit<float>;
+  d.first_outside_unit = &first_outside_unit<double>;
+}
+
+}  // namespace fastnn::FASTNN_ISA
