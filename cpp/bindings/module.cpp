@@ -9,6 +9,7 @@
 namespace fastnn::bind {
 void bind_activations(py::module_& m);
 void bind_softmax(py::module_& m);
+void bind_linear(py::module_& m);
 }  // namespace fastnn::bind
 
 PYBIND11_MODULE(_C, m) {
@@ -17,6 +18,7 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "fastnn native kernels";
   bind::bind_activations(m);
   bind::bind_softmax(m);
+  bind::bind_linear(m);
 
   m.def("get_num_threads", &num_threads, "Threads the kernels may use.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),

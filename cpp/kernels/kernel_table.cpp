@@ -7,6 +7,7 @@ namespace fastnn::FASTNN_ISA {
 
 void fill_activations(KernelTable& t);
 void fill_softmax(KernelTable& t);
+void fill_linear(KernelTable& t);
 
 const KernelTable& kernel_table() {
   static const KernelTable table = [] {
@@ -14,6 +15,7 @@ const KernelTable& kernel_table() {
     t.isa = FASTNN_ISA_NAME;
     fill_activations(t);
     fill_softmax(t);
+    fill_linear(t);
     return t;
   }();
   return table;

@@ -7,9 +7,13 @@ used in place; other array-likes are converted (one copy) first.
 
 from __future__ import annotations
 
+import scipy_openblas32 as _openblas  # noqa: F401  (loads libscipy_openblas before _C needs it)
+
 from . import _C
 from ._C import (
     get_num_threads,
+    linear,
+    linear_backward,
     log_softmax,
     log_softmax_backward,
     set_num_threads,
@@ -28,6 +32,8 @@ __version__ = _C._build_info()["version"]
 __all__ = [
     "activations",
     "get_num_threads",
+    "linear",
+    "linear_backward",
     "log_softmax",
     "log_softmax_backward",
     "set_num_threads",
