@@ -15,9 +15,9 @@ namespace {
 // What we last told OpenBLAS (0: not yet). OpenBLAS's own count is process-global.
 std::atomic<int> g_blas_threads{0};
 
-int threads_for(int64_t m, int64_t n, int64_t k) {
+int threads_for(int64_t m, int64_t n, int64_t k, double threshold) {
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  return flops < kSingleThreadFlops ? 1 : num_threads();
+  return flops < threshold ? 1 : num_threads();
 }
 
 CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
@@ -46,7 +46,7 @@ void gemm_fixed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  set_threads(threads_for(m, n, k));
+  set_threads(threads_for(m, n, k, kSingleThreadFlopsF32));
   gemm_fixed(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
@@ -63,7 +63,7 @@ void gemm_fixed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, dou
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
           int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  set_threads(threads_for(m, n, k));
+  set_threads(threads_for(m, n, k, kSingleThreadFlopsF64));
   gemm_fixed(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 #include "fastnn/blas.h"
 
@@ -25,7 +26,8 @@ void matmul_raw(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, con
     return;
   }
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  if (flops < kSmallGemmFlops) {
+  const double small = std::is_same_v<T, float> ? kSmallGemmFlopsF32 : kSmallGemmFlopsF64;
+  if (flops < small && n >= kSmallGemmMinN) {
     // A(i, l) and B(l, j) as strides.
     const int64_t sai = trans_a ? 1 : lda, sal = trans_a ? lda : 1;
     const int64_t sbl = trans_b ? 1 : ldb, sbj = trans_b ? ldb : 1;

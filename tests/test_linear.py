@@ -150,6 +150,21 @@ def test_backward_every_activation(simd_level, name, dtype):
             np.testing.assert_allclose(gb, gb_ref, rtol=t, atol=t, err_msg=msg)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_gemm_kernel(simd_level, dtype):
+    # fastnn's register-blocked kernel directly (linear() uses it only where it beats BLAS).
+    rng = np.random.default_rng(11)
+    for m, k, n in [(1, 1, 1), (5, 3, 7), (17, 33, 15), (64, 100, 64), (64, 64, 10), (13, 8, 33),
+                    (7, 0, 5)]:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((n, k)).astype(dtype)
+        ref = a.astype(float) @ b.T.astype(float)
+        t = tol(dtype, k)
+        np.testing.assert_allclose(fastnn._C._gemm_small(a, b, True), ref, rtol=t, atol=t)
+        np.testing.assert_allclose(fastnn._C._gemm_small(a, np.ascontiguousarray(b.T), False),
+                                   ref, rtol=t, atol=t)
+
+
 @pytest.mark.parametrize("name", ["identity", "tanh", "sigmoid", "gelu", "gelu_tanh", "silu",
                                   "softplus", "elu", "selu", "leaky_relu", "relu"])
 def test_gradients_finite_differences(name):

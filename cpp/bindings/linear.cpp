@@ -403,10 +403,28 @@ into grad_weight and grad_bias (which must then be given), as autograd accumulat
     py::dict d;
     d["info"] = blas::info();
     d["threads"] = blas::get_threads();
-    d["single_thread_flops"] = blas::kSingleThreadFlops;
-    d["small_gemm_flops"] = kSmallGemmFlops;
+    d["single_thread_flops"] = py::make_tuple(blas::kSingleThreadFlopsF32, blas::kSingleThreadFlopsF64);
+    d["small_gemm_flops"] = py::make_tuple(kSmallGemmFlopsF32, kSmallGemmFlopsF64);
+    d["small_gemm_min_n"] = kSmallGemmMinN;
     return d;
   });
+  m.def("_gemm_small", [](py::handle a_obj, py::handle b_obj, bool trans_b) {
+    // a @ b (or a @ b.T) through the small kernel at the current SIMD level (tests).
+    Array a = input(a_obj, "a");
+    Array b = input(b_obj, "b");
+    same_dtype(b, "b", a, "a");
+    if (a.arr.ndim() != 2 || b.arr.ndim() != 2) throw py::value_error("a and b must be 2-D");
+    const int64_t m = a.arr.shape(0), k = a.arr.shape(1);
+    const int64_t n = trans_b ? b.arr.shape(0) : b.arr.shape(1);
+    if ((trans_b ? b.arr.shape(1) : b.arr.shape(0)) != k) throw py::value_error("b: inner dims");
+    Array c = output(py::none(), "out", a.dtype, {static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)}, {});
+    visit(a.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      kernels().get<T>().linear.gemm_small(m, n, k, ptr<T>(a), k, 1, ptr<T>(b), trans_b ? 1 : n,
+                                           trans_b ? k : 1, ptr<T>(c), n, false);
+    });
+    return c.arr;
+  }, py::arg("a"), py::arg("b"), py::arg("trans_b") = false);
   m.def("_bench_gemm", &bench_gemm, py::arg("dtype"), py::arg("impl"), py::arg("m"), py::arg("n"),
         py::arg("k"), py::arg("number") = 10, py::arg("repeat") = 5);
   m.def("_bench_alternate", &bench_alternate, py::arg("m"), py::arg("n"), py::arg("k"),

@@ -201,17 +201,9 @@ inline void tile(int64_t k, const T* a, int64_t sai, int64_t sal, const T* panel
   }
 }
 
-template <class T>
-void gemm_small(int64_t m, int64_t n, int64_t k, const T* a, int64_t sai, int64_t sal, const T* b,
-                int64_t sbl, int64_t sbj, T* c, int64_t ldc, bool accumulate) {
-  constexpr int NR = kNR<T>;
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    if (!accumulate)
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = T(0);
-    return;
-  }
+template <class T, int MR, int NR>
+void gemm_panels(int64_t m, int64_t n, int64_t k, const T* a, int64_t sai, int64_t sal, const T* b,
+                 int64_t sbl, int64_t sbj, T* c, int64_t ldc, bool accumulate) {
   const int64_t panels = (n + NR - 1) / NR;
   Buf<T> pk(panels * k * NR);  // B in column panels of NR, zero-padded
   for (int64_t pnl = 0; pnl < panels; ++pnl) {
@@ -232,19 +224,30 @@ void gemm_small(int64_t m, int64_t n, int64_t k, const T* a, int64_t sai, int64_
     const int64_t j0 = pnl * NR, cols = imin(NR, n - j0);
     const T* panel = pk.p + pnl * k * NR;
     int64_t i = 0;
-    for (; i + kMR <= m; i += kMR)
-      tile<T, kMR, NR>(k, a + i * sai, sai, sal, panel, c + i * ldc + j0, ldc, cols, accumulate);
-    const T* ai = a + i * sai;
-    T* ci = c + i * ldc + j0;
-    switch (m - i) {
-      case 5: tile<T, 5, NR>(k, ai, sai, sal, panel, ci, ldc, cols, accumulate); break;
-      case 4: tile<T, 4, NR>(k, ai, sai, sal, panel, ci, ldc, cols, accumulate); break;
-      case 3: tile<T, 3, NR>(k, ai, sai, sal, panel, ci, ldc, cols, accumulate); break;
-      case 2: tile<T, 2, NR>(k, ai, sai, sal, panel, ci, ldc, cols, accumulate); break;
-      case 1: tile<T, 1, NR>(k, ai, sai, sal, panel, ci, ldc, cols, accumulate); break;
-      default: break;
-    }
+    for (; i + MR <= m; i += MR)
+      tile<T, MR, NR>(k, a + i * sai, sai, sal, panel, c + i * ldc + j0, ldc, cols, accumulate);
+    for (; i + 2 <= m; i += 2)
+      tile<T, 2, NR>(k, a + i * sai, sai, sal, panel, c + i * ldc + j0, ldc, cols, accumulate);
+    if (i < m) tile<T, 1, NR>(k, a + i * sai, sai, sal, panel, c + i * ldc + j0, ldc, cols, accumulate);
   }
+}
+
+template <class T>
+void gemm_small(int64_t m, int64_t n, int64_t k, const T* a, int64_t sai, int64_t sal, const T* b,
+                int64_t sbl, int64_t sbj, T* c, int64_t ldc, bool accumulate) {
+  constexpr int NR = kNR<T>;
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = T(0);
+    return;
+  }
+  // Narrow outputs (e.g. 10 classes): one vector per row, more rows per tile.
+  if (n <= NR / 2)
+    gemm_panels<T, 8, NR / 2>(m, n, k, a, sai, sal, b, sbl, sbj, c, ldc, accumulate);
+  else
+    gemm_panels<T, kMR, NR>(m, n, k, a, sai, sal, b, sbl, sbj, c, ldc, accumulate);
 }
 
 template <class T>

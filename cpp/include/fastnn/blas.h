@@ -28,8 +28,10 @@ void gemm_fixed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, dou
                 int64_t ldc);
 
 // Below this many flops (2 m n k) a product runs on one BLAS thread: waking the BLAS pool costs
-// more than it saves (measured, see BENCHMARKS.md "Linear").
-inline constexpr double kSingleThreadFlops = 4.0e6;
+// more than it saves (measured, see BENCHMARKS.md "Linear": float32 2 threads lose up to
+// 64x256x256 = 8.4 MFLOP and win from 256^3 = 34 MFLOP; float64 2 threads win from 128^3 = 4.2).
+inline constexpr double kSingleThreadFlopsF32 = 16.0e6;
+inline constexpr double kSingleThreadFlopsF64 = 2.0e6;
 
 // Sets OpenBLAS's thread count (cached: a no-op when unchanged). gemm() calls it itself with 1 or
 // fastnn::num_threads(); fastnn.set_num_threads also calls it.

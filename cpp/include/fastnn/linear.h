@@ -11,9 +11,13 @@
 
 namespace fastnn {
 
-// Products with fewer flops (2 m n k) than this use fastnn's own kernel instead of BLAS
-// (measured crossover, see BENCHMARKS.md "Linear"); 0 disables it.
-inline constexpr double kSmallGemmFlops = 1.0e6;
+// Products with fewer flops (2 m n k) than this, and at least kSmallGemmMinN output columns, use
+// fastnn's own register-blocked kernel instead of BLAS (measured, BENCHMARKS.md "Linear"): in
+// float64 it beats OpenBLAS by 5-20% up to 128^3; in float32 OpenBLAS's SkylakeX small-matrix
+// kernels tie or win at every size, so it is off (0).
+inline constexpr double kSmallGemmFlopsF32 = 0.0;
+inline constexpr double kSmallGemmFlopsF64 = 4.5e6;
+inline constexpr int64_t kSmallGemmMinN = 16;
 // Bytes of product per thread the forward computes before running the epilogue on it (L2-hot).
 inline constexpr int64_t kEpilogueBlockBytes = 256 * 1024;
 
