@@ -45,7 +45,7 @@ void linear_forward_raw(const T* x, const T* w, const T* bias, T* y, T* preact, 
   const bool epi = bias != nullptr || act != Act::identity || (preact != nullptr && preact != y);
   T* z = preact != nullptr ? preact : y;  // where the product lands
   const int64_t block =
-      epi ? std::max<int64_t>(16, kEpilogueBlockBytes * num_threads() / (n * int64_t(sizeof(T))))
+      epi ? std::max<int64_t>(kMinBlockRows, kEpilogueBlockBytes * num_threads() / (n * int64_t(sizeof(T))))
           : m;
   for (int64_t r0 = 0; r0 < m; r0 += block) {
     const int64_t rows = std::min(block, m - r0);
