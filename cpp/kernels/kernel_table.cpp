@@ -9,6 +9,7 @@ void fill_activations(KernelTable& t);
 void fill_softmax(KernelTable& t);
 void fill_optim(KernelTable& t);
 void fill_losses(KernelTable& t);
+void fill_linear(KernelTable& t);
 
 const KernelTable& kernel_table() {
   static const KernelTable table = [] {
@@ -18,6 +19,7 @@ const KernelTable& kernel_table() {
     fill_softmax(t);
     fill_optim(t);
     fill_losses(t);
+    fill_linear(t);
     return t;
   }();
   return table;

@@ -7,9 +7,13 @@ used in place; other array-likes are converted (one copy) first.
 
 from __future__ import annotations
 
+import scipy_openblas32 as _openblas  # noqa: F401  (loads libscipy_openblas before _C needs it)
+
 from . import _C
 from ._C import (
     get_num_threads,
+    linear,
+    linear_backward,
     log_softmax,
     log_softmax_backward,
     set_num_threads,
@@ -39,6 +43,8 @@ __all__ = [
     "clip_grad_value_",
     "activations",
     "get_num_threads",
+    "linear",
+    "linear_backward",
     "log_softmax",
     "log_softmax_backward",
     "set_num_threads",

@@ -47,8 +47,11 @@ def activation_table(n: int = 4_000_000) -> None:
 
 
 def main() -> None:
+    from fastnn import demo
+
     fastnn.show_config()
     activation_table()
+    demo.main()
 
 
 if __name__ == "__main__":

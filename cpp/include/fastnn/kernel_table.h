@@ -41,12 +41,33 @@ struct SoftmaxKernels {
                    bool log) = nullptr;
 };
 
+// Dense layer pieces around the BLAS products (kernels/linear.cpp; the driver is cpp/linear.cpp).
+template <class T>
+struct LinearKernels {
+  // y = f(z + bias) over (rows, n) row-major; bias (n,) may be null; preact, when not null,
+  // receives z + bias. z may be the same buffer as y or preact (elementwise, in place).
+  void (*epilogue[kNumActivations])(const T* z, const T* bias, T* preact, T* y, int64_t rows,
+                                    int64_t n, const ActParams& p) = {};
+  // g = grad_out * f'(v), v the pre-activation or (from_y) the output; g may be null (identity:
+  // only the reduction). grad_bias, when not null, gets (accumulate: += ) the column sums of g,
+  // accumulated in double.
+  void (*backward_prep[kNumActivations])(const T* grad_out, const T* v, bool from_y, T* g,
+                                         T* grad_bias, bool accumulate, int64_t rows, int64_t n,
+                                         const ActParams& p) = {};
+  // Single-threaded register-blocked C (m, n) = A @ B (+ C when accumulate) for small products.
+  // A(i, l) = a[i * sai + l * sal]; B(l, j) = b[l * sbl + j * sbj] (packed when sbj != 1).
+  void (*gemm_small)(int64_t m, int64_t n, int64_t k, const T* a, int64_t sai, int64_t sal,
+                     const T* b, int64_t sbl, int64_t sbj, T* c, int64_t ldc,
+                     bool accumulate) = nullptr;
+};
+
 template <class T>
 struct DtypeKernels {
   ActivationKernels<T> act[kNumActivations];
   SoftmaxKernels<T> softmax;
   OptimKernels<T> optim;
   LossKernels<T> loss;
+  LinearKernels<T> linear;
 };
 
 struct KernelTable {
