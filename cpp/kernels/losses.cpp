@@ -101,7 +101,8 @@ struct Bce {
   static void eval(double x, double y, double, double, double& l, double& d) {
     l = (y - 1.0) * log1m_clamped(x) - y * log_clamped(x);
     const double den = (1.0 - x) * x;
-    d = (x - y) / (den > 1e-12 ? den : 1e-12);
+    constexpr double kEps = static_cast<double>(1e-12f);  // torch's EPSILON is a float
+    d = (x - y) / (den > kEps ? den : kEps);
   }
 };
 
@@ -252,7 +253,8 @@ double ce_row(const ClassLossArgs<T>& a, const T* x, int64_t label, const T* pro
     qx = wy * (static_cast<double>(x[label]) - m);
     q_total = wy;
   }
-  const double log_s = log_pos(s);
+  // s is in [1, c] unless the row holds NaN or +-inf (then NaN, like torch's log_softmax).
+  const double log_s = isnan_(s) ? s : log_pos(s);
   const double loss = q_total * log_s - qx;
   if (grad) {
     const double shift = m + log_s;

@@ -21,6 +21,8 @@ from ._C import (
 from .activations import *  # noqa: F401,F403  (re-exports every activation function)
 from .activations import __all__ as _activation_all
 from .activations import activations
+from .losses import *  # noqa: F401,F403  (re-exports every loss function)
+from .losses import __all__ as _loss_all
 from ._config import show_config
 
 __version__ = _C._build_info()["version"]
@@ -37,4 +39,5 @@ __all__ = [
     "softmax_backward",
     "supported_simd_levels",
     *_activation_all,
+    *_loss_all,
 ]
