@@ -2,17 +2,16 @@
 ``<loss>_forward_backward`` vs the best NumPy expression and torch (autograd) when importable.
 
     pytest bench/bench_losses.py --benchmark-group-by=group      # pytest-benchmark
-    python bench/bench_losses.py                                  # markdown table of ratios
+    python bench/bench_losses.py [--threads N]                    # markdown table of ratios
 """
 
 from __future__ import annotations
 
 import timeit
 
+import fastnn
 import numpy as np
 import pytest
-
-import fastnn
 
 try:
     import torch
@@ -23,11 +22,22 @@ except ImportError:  # pragma: no cover
 DTYPE = np.float32
 DELTA = 1.0
 SIZES = {"64x10": (64, 10), "1024x1000": (1024, 1000), "1e6": (10**6,)}
-LOSSES = ["mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy",
-          "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"]
+LOSSES = [
+    "mse_loss",
+    "l1_loss",
+    "huber_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "nll_loss",
+]
 # The 1e6-element case is for the elementwise losses.
-CASES = [(name, size) for name in LOSSES for size in SIZES
-         if size != "1e6" or name in ("mse_loss", "binary_cross_entropy_with_logits")]
+CASES = [
+    (name, size)
+    for name in LOSSES
+    for size in SIZES
+    if size != "1e6" or name in ("mse_loss", "binary_cross_entropy_with_logits")
+]
 
 
 def make(name, size):
@@ -121,19 +131,31 @@ def test_loss_forward_backward(benchmark, name, size, impl):
     benchmark(fns[impl])
 
 
-def best_time(fn, budget=0.2):
+def best_time(fn, slice_s=0.002, repeat=25):
+    """Best time per call over short repeats (each ~2 ms: a shared machine preempts longer)."""
     fn()
-    number = max(1, int(budget / 10 / max(timeit.timeit(fn, number=1), 1e-7)))
-    return min(timeit.repeat(fn, number=number, repeat=5)) / number
+    number = max(1, int(slice_s / max(timeit.timeit(fn, number=1), 1e-7)))
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
 
 
 def main():
-    print(f"fastnn {fastnn.__version__}, SIMD {fastnn.simd_level()}, "
-          f"{fastnn.get_num_threads()} threads; torch "
-          f"{torch.__version__ if torch else '-'} ({torch.get_num_threads() if torch else '-'}"
-          " threads); float32, reduction='mean', forward+backward")
+    import sys
+
+    if "--threads" in sys.argv:  # e.g. 1: stable figures on a loaded machine
+        nt = int(sys.argv[sys.argv.index("--threads") + 1])
+        fastnn.set_num_threads(nt)
+        if torch is not None:
+            torch.set_num_threads(nt)
+    print(
+        f"fastnn {fastnn.__version__}, SIMD {fastnn.simd_level()}, "
+        f"{fastnn.get_num_threads()} threads; torch "
+        f"{torch.__version__ if torch else '-'} ({torch.get_num_threads() if torch else '-'}"
+        " threads); float32, reduction='mean', forward+backward"
+    )
     print()
-    print("| loss | size | fastnn (µs) | NumPy (µs) | torch (µs) | NumPy / fastnn | torch / fastnn |")
+    print(
+        "| loss | size | fastnn (µs) | NumPy (µs) | torch (µs) | NumPy / fastnn | torch / fastnn |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, size in CASES:
         t = {k: best_time(f) * 1e6 for k, f in impls(name, size).items()}

@@ -2,15 +2,19 @@
 central finite differences and (when importable) torch.nn.functional; thread determinism; bad
 inputs."""
 
+import fastnn
 import numpy as np
 import pytest
 
-import fastnn
-
 DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["mean", "sum", "none"]
-POINTWISE = ["mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy",
-             "binary_cross_entropy_with_logits"]
+POINTWISE = [
+    "mse_loss",
+    "l1_loss",
+    "huber_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+]
 RNG = np.random.default_rng(20261125)
 
 
@@ -97,8 +101,13 @@ def check(got, ref, dtype, scale=None):
         ref_t = ref.astype(dtype).astype(np.float64)
     if scale is None:
         scale = np.abs(ref[np.isfinite(ref)]).max(initial=0.0)
-    np.testing.assert_allclose(got.astype(np.float64), ref_t, rtol=tol(dtype),
-                               atol=tol(dtype) * scale + 1e-300, equal_nan=True)
+    np.testing.assert_allclose(
+        got.astype(np.float64),
+        ref_t,
+        rtol=tol(dtype),
+        atol=tol(dtype) * scale + 1e-300,
+        equal_nan=True,
+    )
 
 
 # ------------------------------------------------------------------ pointwise losses
@@ -151,7 +160,7 @@ def test_pointwise(simd_level, name, reduction, dtype):
         l, d = ref_pointwise(name, x, y, w, pw, delta)
         g = RNG.standard_normal(n).astype(dtype) if reduction == "none" else dtype(0.75)
         rl, rg = reduce_ref(l, d, reduction, np.asarray(g, np.float64), n)
-        kw = dict(w=w, pw=pw, delta=delta, reduction=reduction)
+        kw = {"w": w, "pw": pw, "delta": delta, "reduction": reduction}
         loss = call_pointwise(name, "", x, y, **kw)
         grad = call_pointwise(name, "_backward", g, x, y, **kw)
         loss2, grad2 = call_pointwise(name, "_forward_backward", x, y, grad_output=g, **kw)
@@ -194,7 +203,7 @@ def test_pointwise_finite_differences(name):
     w = RNG.random(n) + 0.5 if name.startswith("binary") else None
     pw = RNG.random(n) * 3 if name == "binary_cross_entropy_with_logits" else None
     g = RNG.standard_normal(n)
-    kw = dict(w=w, pw=pw, delta=1.3)
+    kw = {"w": w, "pw": pw, "delta": 1.3}
 
     def f(xv):
         return np.sum(g * call_pointwise(name, "", xv, y, reduction="none", **kw))
@@ -214,7 +223,8 @@ def test_bce_broadcast_weights():
     pw = RNG.random(4) * 3
     l, d = ref_pointwise("binary_cross_entropy_with_logits", x, y, w, pw)
     loss, grad = fastnn.binary_cross_entropy_with_logits_forward_backward(
-        x, y, w, reduction="sum", pos_weight=pw)
+        x, y, w, reduction="sum", pos_weight=pw
+    )
     np.testing.assert_allclose(loss, l.sum(), rtol=1e-13)
     np.testing.assert_allclose(grad, d, rtol=1e-13)
     p = RNG.uniform(0.01, 0.99, (6, 4))
@@ -261,10 +271,15 @@ def test_class_losses(simd_level, kind, reduction, dtype):
             g = RNG.standard_normal(n).astype(dtype) if reduction == "none" else dtype(1.5)
             rl, rg = reduce_ref(l, d, reduction, np.asarray(g, np.float64), denom)
             if logits:
-                kw = dict(weight=w, ignore_index=ii, reduction=reduction, label_smoothing=eps)
+                kw = {
+                    "weight": w,
+                    "ignore_index": ii,
+                    "reduction": reduction,
+                    "label_smoothing": eps,
+                }
                 name = "cross_entropy"
             else:
-                kw = dict(weight=w, ignore_index=ii, reduction=reduction)
+                kw = {"weight": w, "ignore_index": ii, "reduction": reduction}
                 name = "nll_loss"
             loss = getattr(fastnn, name)(x, t, **kw)
             grad = getattr(fastnn, name + "_backward")(g, x, t, **kw)
@@ -287,13 +302,16 @@ def test_cross_entropy_unbatched_and_label_dtypes(dtype):
         assert np.shape(a) == ()
         np.testing.assert_array_equal(np.asarray(a).reshape(-1), np.asarray(b).reshape(-1))
         g = np.asarray(2.0, dtype)
-        np.testing.assert_array_equal(fastnn.cross_entropy_backward(g, x, 4, reduction=r),
-                                      fastnn.cross_entropy_backward(
-                                          g.reshape(1) if r == "none" else g, x[None],
-                                          np.array([4]), reduction=r)[0])
+        np.testing.assert_array_equal(
+            fastnn.cross_entropy_backward(g, x, 4, reduction=r),
+            fastnn.cross_entropy_backward(
+                g.reshape(1) if r == "none" else g, x[None], np.array([4]), reduction=r
+            )[0],
+        )
     p = np.full(6, 1 / 6, dtype)
-    np.testing.assert_allclose(fastnn.cross_entropy(x, p), ref_class(x[None], p[None])[0][0],
-                               rtol=tol(dtype))
+    np.testing.assert_allclose(
+        fastnn.cross_entropy(x, p), ref_class(x[None], p[None])[0][0], rtol=tol(dtype)
+    )
     xb = RNG.standard_normal((5, 7)).astype(dtype)
     t = np.array([0, 6, 3, 2, 1])
     ref = fastnn.cross_entropy(xb, t)
@@ -313,16 +331,21 @@ def test_class_finite_differences():
     g = RNG.standard_normal(n)
     h = 1e-6
     for fn, tgt, kw in [
-        ("cross_entropy", t, dict(weight=w, label_smoothing=0.2)),
-        ("cross_entropy", p, dict(weight=w, label_smoothing=0.1)),
-        ("nll_loss", t, dict(weight=w)),
+        ("cross_entropy", t, {"weight": w, "label_smoothing": 0.2}),
+        ("cross_entropy", p, {"weight": w, "label_smoothing": 0.1}),
+        ("nll_loss", t, {"weight": w}),
     ]:
         for r, gg in [("none", g), ("mean", 0.7), ("sum", -1.2)]:
-            def f(xv):
+
+            def f(xv, gg=gg, fn=fn, tgt=tgt, r=r, kw=kw):
                 return np.sum(np.asarray(gg) * getattr(fastnn, fn)(xv, tgt, reduction=r, **kw))
 
-            fd = np.array([(f(x + h * e) - f(x - h * e)) / (2 * h)
-                           for e in np.eye(n * c).reshape(n * c, n, c)]).reshape(n, c)
+            fd = np.array(
+                [
+                    (f(x + h * e) - f(x - h * e)) / (2 * h)
+                    for e in np.eye(n * c).reshape(n * c, n, c)
+                ]
+            ).reshape(n, c)
             grad = getattr(fastnn, fn + "_backward")(gg, x, tgt, reduction=r, **kw)
             np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
@@ -340,7 +363,8 @@ def test_cross_entropy_extremes():
     assert np.isnan(fastnn.cross_entropy(x, np.full(3, -100)))
     assert fastnn.cross_entropy(x, np.full(3, -100), reduction="sum") == 0
     np.testing.assert_array_equal(
-        fastnn.cross_entropy_backward(1.0, x, np.full(3, -100), reduction="sum"), 0)
+        fastnn.cross_entropy_backward(1.0, x, np.full(3, -100), reduction="sum"), 0
+    )
 
 
 # ------------------------------------------------------------------ determinism, out=
@@ -355,15 +379,22 @@ def test_threads_bitwise(threads):
     results = []
     for nt in (1, 2):
         fastnn.set_num_threads(nt)
-        r = [fastnn.mse_loss_forward_backward(x, y), fastnn.mse_loss(x.astype(np.float32),
-                                                                     y.astype(np.float32)),
-             fastnn.binary_cross_entropy_with_logits_forward_backward(x, y, reduction="sum"),
-             fastnn.binary_cross_entropy(y, y[::-1].copy()),
-             fastnn.cross_entropy_forward_backward(xc, tc, label_smoothing=0.1),
-             fastnn.cross_entropy_forward_backward(xc.astype(np.float64), pc, reduction="sum"),
-             fastnn.nll_loss_forward_backward(xc, tc)]
-        results.append([np.asarray(a).tobytes() for item in r
-                        for a in (item if isinstance(item, tuple) else (item,))])
+        r = [
+            fastnn.mse_loss_forward_backward(x, y),
+            fastnn.mse_loss(x.astype(np.float32), y.astype(np.float32)),
+            fastnn.binary_cross_entropy_with_logits_forward_backward(x, y, reduction="sum"),
+            fastnn.binary_cross_entropy(y, y[::-1].copy()),
+            fastnn.cross_entropy_forward_backward(xc, tc, label_smoothing=0.1),
+            fastnn.cross_entropy_forward_backward(xc.astype(np.float64), pc, reduction="sum"),
+            fastnn.nll_loss_forward_backward(xc, tc),
+        ]
+        results.append(
+            [
+                np.asarray(a).tobytes()
+                for item in r
+                for a in (item if isinstance(item, tuple) else (item,))
+            ]
+        )
     assert results[0] == results[1]
 
 
@@ -371,7 +402,7 @@ def test_out_in_place():
     x = RNG.standard_normal((8, 5))
     t = RNG.integers(0, 5, 8)
     out = np.empty_like(x)
-    loss, grad = fastnn.cross_entropy_forward_backward(x, t, out=out)
+    _loss, grad = fastnn.cross_entropy_forward_backward(x, t, out=out)
     assert np.shares_memory(grad, out)
     np.testing.assert_array_equal(out, fastnn.cross_entropy_backward(1.0, x, t))
     y = RNG.standard_normal((8, 5))
@@ -386,8 +417,9 @@ def test_bad_inputs():
     x = RNG.standard_normal((4, 5))
     t = np.array([0, 1, 2, 4])
     out = np.full_like(x, 7.0)
-    with pytest.raises(ValueError, match="target contains class index 7 out of range for 5 "
-                                         "classes"):
+    with pytest.raises(
+        ValueError, match="target contains class index 7 out of range for 5 classes"
+    ):
         fastnn.cross_entropy_forward_backward(x, np.array([0, 7, 1, 1]), out=out)
     with pytest.raises(ValueError, match="out of range"):
         fastnn.nll_loss_backward(1.0, x, np.array([0, -1, 1, 1]), out=out)
@@ -500,12 +532,30 @@ def test_against_torch(reduction, dtype):
         ("l1_loss", F.l1_loss, x, (y,), {}, {}),
         ("huber_loss", F.huber_loss, x, (y,), {"delta": 0.8}, {"delta": 0.8}),
         ("binary_cross_entropy", F.binary_cross_entropy, p, (q,), {"weight": w}, {"weight": w}),
-        ("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, x * 100, (q,),
-         {"weight": w, "pos_weight": pw}, {"weight": w, "pos_weight": pw}),
-        ("cross_entropy", F.cross_entropy, x * 1000, (t,),
-         {"weight": w, "label_smoothing": 0.15}, {"weight": w, "label_smoothing": 0.15}),
-        ("cross_entropy", F.cross_entropy, x, (probs,), {"label_smoothing": 0.1},
-         {"label_smoothing": 0.1}),
+        (
+            "binary_cross_entropy_with_logits",
+            F.binary_cross_entropy_with_logits,
+            x * 100,
+            (q,),
+            {"weight": w, "pos_weight": pw},
+            {"weight": w, "pos_weight": pw},
+        ),
+        (
+            "cross_entropy",
+            F.cross_entropy,
+            x * 1000,
+            (t,),
+            {"weight": w, "label_smoothing": 0.15},
+            {"weight": w, "label_smoothing": 0.15},
+        ),
+        (
+            "cross_entropy",
+            F.cross_entropy,
+            x,
+            (probs,),
+            {"label_smoothing": 0.1},
+            {"label_smoothing": 0.1},
+        ),
         ("cross_entropy", F.cross_entropy, x, (t,), {}, {}),
         ("nll_loss", F.nll_loss, x, (t,), {"weight": w}, {"weight": w}),
     ]
