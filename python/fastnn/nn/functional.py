@@ -30,16 +30,25 @@ def linear(input, weight, bias=None, activation=None):
         gb = bias.grad if isinstance(bias, Parameter) else None
         wants_w = isinstance(weight, Parameter) and weight.requires_grad
         wants_b = isinstance(bias, Parameter) and bias.requires_grad
+        # Accumulate in place when every wanted gradient exists; otherwise compute fresh ones
+        # (the native call's accumulate flag covers both outputs at once).
+        acc = (not wants_w or gw is not None) and (not wants_b or gb is not None)
         gi, gwn, gbn = _fn.linear_backward(
             g, x.data, w, activation=activation, y=y, preact=pre,
             need_grad_input=x.requires_grad, need_grad_weight=wants_w, need_grad_bias=wants_b,
-            grad_weight=gw if wants_w else None, grad_bias=gb if wants_b else None,
-            accumulate=True,
+            grad_weight=gw if wants_w and acc else None, grad_bias=gb if wants_b and acc else None,
+            accumulate=acc,
         )
-        if wants_w and gw is None:
-            weight.grad = gwn
-        if wants_b and gb is None:
-            bias.grad = gbn
+        if wants_w and not acc:
+            if gw is None:
+                weight.grad = gwn
+            else:
+                gw += gwn
+        if wants_b and not acc:
+            if gb is None:
+                bias.grad = gbn
+            else:
+                gb += gbn
         return gi, None, None
 
     return record(y, backward, (x, weight, bias))
