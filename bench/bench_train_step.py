@@ -13,7 +13,6 @@ input gradient, and the 5 a training step needs (no input gradient for the first
 
 from __future__ import annotations
 
-import copy
 import statistics
 import time
 
@@ -31,13 +30,13 @@ SHAPES = {"tiny": (64, 100, 64, 10), "big": (256, 1024, 1024, 1024)}
 
 
 def make_data(shape, seed=0):
-    n, d, h, c = shape
+    n, d, _h, c = shape
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n, d), dtype=np.float32), rng.integers(0, c, n)
 
 
 def fastnn_model(shape):
-    n, d, h, c = shape
+    _n, d, h, c = shape
     fastnn.manual_seed(0)
     return nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Linear(h, c))
 
@@ -66,7 +65,7 @@ def module_path(shape):
 
 
 def torch_eager(shape):
-    n, d, h, c = shape
+    _n, d, h, c = shape
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.ReLU(), torch.nn.Linear(h, c))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -144,7 +143,7 @@ def numpy_step(shape):
 def gemm_reference(shape):
     """Seconds of the products alone (fastnn's BLAS call with its thread policy, timed in C++)."""
     n, d, h, c = shape
-    t = lambda m_, n_, k_: fastnn._C._bench_gemm("float32", "blas", m_, n_, k_, 5, 5)  # noqa: E731
+    t = lambda m_, n_, k_: fastnn._C._bench_gemm("float32", "blas", m_, n_, k_, 5, 5)
     fwd = t(n, h, d) + t(n, c, h)
     dw = t(h, d, n) + t(c, h, n)
     dx = t(n, h, c) + t(n, d, h)  # layer 2's input gradient, layer 1's (not needed)

@@ -3,10 +3,9 @@
 import copy
 import tracemalloc
 
+import fastnn
 import numpy as np
 import pytest
-
-import fastnn
 from fastnn import nn, optim
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}

@@ -17,8 +17,6 @@ seen so far (``step.reserve(n)`` pre-sizes them; ``step.reallocations`` counts g
 
 from __future__ import annotations
 
-
-
 from .. import _C
 from . import modules as M
 
