@@ -75,3 +75,61 @@ def test_forced_level_via_environment(level):
     out = subprocess.run([sys.executable, "-c", "import fastnn; print(fastnn.simd_level())"],
                          env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == level
+
+
+def _train(seed, steps=30, threads_ok=True):
+    from fastnn import nn
+
+    fastnn.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((128, 20)).astype(np.float32)
+    y = rng.integers(0, 3, 128)
+    model = nn.Sequential(nn.Linear(20, 32), nn.Tanh(), nn.Linear(32, 3))
+    opt = fastnn.optim.Adam(model.parameters(), lr=1e-2)
+    crit = nn.CrossEntropyLoss()
+    for _ in range(steps):
+        opt.zero_grad()
+        crit(model(X), y).backward()
+        opt.step()
+    return [p.data.copy() for p in model.parameters()]
+
+
+def test_two_optimizers_in_two_threads():
+    want = [_train(1), _train(2)]
+    got = [None, None]
+
+    def work(i):
+        got[i] = _train(i + 1)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for a, b in zip(got, want):
+        for pa, pb in zip(a, b):
+            np.testing.assert_array_equal(pa, pb)
+
+
+def test_training_steps_keep_memory_flat():
+    from fastnn import nn
+
+    model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 3))
+    opt = fastnn.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    step = nn.compile_step(model, nn.CrossEntropyLoss(), opt)
+    X = np.random.default_rng(0).standard_normal((64, 20)).astype(np.float32)
+    y = np.random.default_rng(1).integers(0, 3, 64)
+    crit = nn.CrossEntropyLoss()
+
+    def loop():
+        for _ in range(500):
+            step(X, y)
+            opt.zero_grad()
+            crit(model(X), y).backward()
+            opt.step()
+
+    loop()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    loop()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert after - before < 20_000  # KiB
