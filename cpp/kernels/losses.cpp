@@ -101,7 +101,8 @@ struct Bce {
   static void eval(double x, double y, double, double, double& l, double& d) {
     l = (y - 1.0) * log1m_clamped(x) - y * log_clamped(x);
     const double den = (1.0 - x) * x;
-    d = (x - y) / (den > 1e-12 ? den : 1e-12);
+    constexpr double kEps = static_cast<double>(1e-12f);  // torch's EPSILON is a float
+    d = (x - y) / (den > kEps ? den : kEps);
   }
 };
 
@@ -209,13 +210,37 @@ int64_t first_outside_unit(const T* x, int64_t n) {
 
 // ---------------------------------------------------------------- class losses
 
-inline double max_nan(double m, double v) { return (v > m || isnan_(v)) ? v : m; }
+// exp(x) for x <= 0 (or NaN), the softmax's shifted logits. float32 rows need only float
+// accuracy: degree-8 Taylor (relative error < 3e-10) and 0-ish below -104 (e^-104 < the least
+// float subnormal); float64 rows use the full exp_core.
+template <class T>
+__attribute__((always_inline)) inline double exp_shifted(double x) {
+  if constexpr (sizeof(T) == 8) {
+    return exp_core(x);
+  } else {
+    const double xc = x < -104.0 ? -104.0 : x;
+    const double kd = xc * kLog2e + kShifter;
+    const double k = kd - kShifter;
+    double r = xc - k * kLn2Hi;
+    r = r - k * kLn2Lo;
+    double q = 1.0 / 40320.0;
+    q = q * r + 1.0 / 5040.0;
+    q = q * r + 1.0 / 720.0;
+    q = q * r + 1.0 / 120.0;
+    q = q * r + 1.0 / 24.0;
+    q = q * r + 1.0 / 6.0;
+    q = q * r + 0.5;
+    const double p = 1.0 + (r + (r * r) * q);
+    const int64_t ki = as_i64(kd) - as_i64(kShifter);
+    return p * as_f64((ki + 1023) << 52);
+  }
+}
 
 // One row of cross entropy: loss, and the gradient scaled by gs when grad is non-null.
 // With q_c the (smoothed, weighted) target mass on class c and Q = sum q_c:
 //   loss = sum_c q_c (lse - x_c) = Q log s - sum_c q_c (x_c - m),  s = sum_c exp(x_c - m)
 //   d loss / d x_j = Q p_j - q_j.
-template <class T>
+template <class T, bool kGrad>
 double ce_row(const ClassLossArgs<T>& a, const T* x, int64_t label, const T* prob, T* grad,
               double gs, double sum_w) {
   const int64_t c = a.c;
@@ -223,13 +248,25 @@ double ce_row(const ClassLossArgs<T>& a, const T* x, int64_t label, const T* pro
   const double eps = a.label_smoothing;
   const double eps_c = eps / static_cast<double>(c);
   double m = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < c; ++j) m = isnan_(m) ? m : max_nan(m, static_cast<double>(x[j]));
+  int has_nan = 0;
+#pragma omp simd reduction(max : m) reduction(| : has_nan)
+  for (int64_t j = 0; j < c; ++j) {
+    const double xj = static_cast<double>(x[j]);
+    m = xj > m ? xj : m;
+    has_nan |= isnan_(xj) ? 1 : 0;
+  }
+  if (has_nan) m = std::numeric_limits<double>::quiet_NaN();
+  const double x_label = prob ? 0.0 : static_cast<double>(x[label]);  // grad may be x (in place)
   double s = 0.0, qx = 0.0, q_total = 0.0;
+  // With a gradient to write, exp(x_j - m) is kept there for the last pass (in T: float32 rows
+  // lose nothing that the float32 gradient would keep).
   if (prob) {
 #pragma omp simd reduction(+ : s, qx, q_total)
     for (int64_t j = 0; j < c; ++j) {
       const double xj = static_cast<double>(x[j]) - m;
-      s += exp_core(xj);
+      const double ej = exp_shifted<T>(xj);
+      if constexpr (kGrad) grad[j] = static_cast<T>(ej);
+      s += ej;
       double q = static_cast<double>(prob[j]) * (1.0 - eps) + eps_c;
       if (w) q *= static_cast<double>(w[j]);
       qx += q * xj;
@@ -239,37 +276,43 @@ double ce_row(const ClassLossArgs<T>& a, const T* x, int64_t label, const T* pro
 #pragma omp simd reduction(+ : s, qx)
     for (int64_t j = 0; j < c; ++j) {
       const double xj = static_cast<double>(x[j]) - m;
-      s += exp_core(xj);
+      const double ej = exp_shifted<T>(xj);
+      if constexpr (kGrad) grad[j] = static_cast<T>(ej);
+      s += ej;
       qx += (w ? static_cast<double>(w[j]) : 1.0) * xj;
     }
     const double wy = w ? static_cast<double>(w[label]) : 1.0;
-    qx = eps_c * qx + (1.0 - eps) * wy * (static_cast<double>(x[label]) - m);
+    qx = eps_c * qx + (1.0 - eps) * wy * (x_label - m);
     q_total = eps_c * sum_w + (1.0 - eps) * wy;
   } else {
 #pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < c; ++j) s += exp_core(static_cast<double>(x[j]) - m);
+    for (int64_t j = 0; j < c; ++j) {
+      const double ej = exp_shifted<T>(static_cast<double>(x[j]) - m);
+      if constexpr (kGrad) grad[j] = static_cast<T>(ej);
+      s += ej;
+    }
     const double wy = w ? static_cast<double>(w[label]) : 1.0;
-    qx = wy * (static_cast<double>(x[label]) - m);
+    qx = wy * (x_label - m);
     q_total = wy;
   }
-  const double log_s = log_pos(s);
+  // s is in [1, c] unless the row holds NaN or +-inf (then NaN, like torch's log_softmax).
+  const double log_s = isnan_(s) ? s : log_pos(s);
   const double loss = q_total * log_s - qx;
-  if (grad) {
-    const double shift = m + log_s;
-    const double gq = gs * q_total;
+  if constexpr (kGrad) {
+    const double gq = gs * q_total / s;  // p_j = e_j / s
     if (prob) {
 #pragma omp simd
       for (int64_t j = 0; j < c; ++j) {
         double q = static_cast<double>(prob[j]) * (1.0 - eps) + eps_c;
         if (w) q *= static_cast<double>(w[j]);
-        grad[j] = static_cast<T>(gq * exp_core(static_cast<double>(x[j]) - shift) - gs * q);
+        grad[j] = static_cast<T>(gq * static_cast<double>(grad[j]) - gs * q);
       }
     } else {
       const double qy = (1.0 - eps) * (w ? static_cast<double>(w[label]) : 1.0);
 #pragma omp simd
       for (int64_t j = 0; j < c; ++j) {
         double q = eps_c * (w ? static_cast<double>(w[j]) : 1.0) + (j == label ? qy : 0.0);
-        grad[j] = static_cast<T>(gq * exp_core(static_cast<double>(x[j]) - shift) - gs * q);
+        grad[j] = static_cast<T>(gq * static_cast<double>(grad[j]) - gs * q);
       }
     }
   }
@@ -308,7 +351,9 @@ double classwise(const ClassLossArgs<T>& a) {
           grad[label] = static_cast<T>(-wy * gs);
         }
       } else {
-        loss = ce_row(a, x, label, a.probs ? a.probs + r * c : nullptr, grad, gs, sum_w);
+        const T* prob = a.probs ? a.probs + r * c : nullptr;
+        loss = grad ? ce_row<T, true>(a, x, label, prob, grad, gs, sum_w)
+                    : ce_row<T, false>(a, x, label, prob, grad, gs, sum_w);
       }
       if (a.loss_out) a.loss_out[r] = static_cast<T>(loss);
       total += loss;

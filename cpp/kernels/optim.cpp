@@ -64,17 +64,6 @@ void for_segments(N size_of, int64_t count, Seg&& seg) {
 }
 
 template <class T>
-inline T neg_if(bool c, T g) {
-  return c ? -g : g;
-}
-
-// torch's lerp: self + w (end - self) for |w| < 0.5, else end - (end - self)(1 - w).
-template <class T>
-inline T lerp_(T self, T end, T w, T one_minus_w, bool small) {
-  return small ? self + w * (end - self) : end - (end - self) * one_minus_w;
-}
-
-template <class T>
 inline T sqrt_t(T x) {
   if constexpr (sizeof(T) == 4)
     return __builtin_sqrtf(x);
@@ -90,105 +79,152 @@ inline T max_nan(T a, T b) {
 
 // ---------------------------------------------------------------------------------------------
 // SGD: g += wd p; b = g (first) or mu b + (1 - tau) g; g = g + mu b (nesterov) or b; p -= lr g
-template <class T>
-void sgd(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
-  const bool maximize = h.maximize, has_wd = h.weight_decay != 0.0, has_mom = h.momentum != 0.0;
-  const bool nesterov = h.nesterov;
+template <class T, bool kWd, bool kMom, bool kFirst, bool kNesterov>
+void sgd_seg(const OptimTensor<T>& t, int64_t b, int64_t e, const OptimHyper& h) {
+  const T sign = h.maximize ? T(-1) : T(1);
   const T wd = static_cast<T>(h.weight_decay), mu = static_cast<T>(h.momentum);
   const T damp = static_cast<T>(1.0 - h.dampening), nlr = static_cast<T>(-h.lr);
+  T* __restrict p = t.param + b;
+  const T* __restrict gr = t.grad + b;
+  T* __restrict buf = kMom ? t.s0 + b : nullptr;
+  const int64_t n = e - b;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const T pi = p[i];
+    T g = gr[i] * sign;
+    if constexpr (kWd) g = g + wd * pi;
+    if constexpr (kMom) {
+      T bi;
+      if constexpr (kFirst)
+        bi = g;
+      else
+        bi = buf[i] * mu + damp * g;
+      buf[i] = bi;
+      if constexpr (kNesterov)
+        g = g + mu * bi;
+      else
+        g = bi;
+    }
+    p[i] = pi + nlr * g;
+  }
+}
+
+template <class T>
+void sgd(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
+  const bool wd = h.weight_decay != 0.0, mom = h.momentum != 0.0, nest = h.nesterov;
   for_segments([ts](int64_t k) { return ts[k].n; }, count, [&](int64_t k, int64_t b, int64_t e) {
     const OptimTensor<T>& t = ts[k];
-    T* p = t.param;
-    const T* gr = t.grad;
-    if (!has_mom) {
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) {
-        const T pi = p[i];
-        T g = neg_if(maximize, gr[i]);
-        g = has_wd ? g + wd * pi : g;
-        p[i] = pi + nlr * g;
-      }
-      return;
-    }
-    T* buf = t.s0;
-    const bool first = t.c0 != 0.0;
-#pragma omp simd
-    for (int64_t i = b; i < e; ++i) {
-      const T pi = p[i];
-      T g = neg_if(maximize, gr[i]);
-      g = has_wd ? g + wd * pi : g;
-      const T bi = first ? g : buf[i] * mu + damp * g;
-      buf[i] = bi;
-      g = nesterov ? g + mu * bi : bi;
-      p[i] = pi + nlr * g;
+    const int v = (wd ? 8 : 0) + (mom ? 4 : 0) + (mom && t.c0 != 0.0 ? 2 : 0) + (mom && nest ? 1 : 0);
+    switch (v) {
+      case 0: sgd_seg<T, false, false, false, false>(t, b, e, h); break;
+      case 4: sgd_seg<T, false, true, false, false>(t, b, e, h); break;
+      case 5: sgd_seg<T, false, true, false, true>(t, b, e, h); break;
+      case 6: sgd_seg<T, false, true, true, false>(t, b, e, h); break;
+      case 7: sgd_seg<T, false, true, true, true>(t, b, e, h); break;
+      case 8: sgd_seg<T, true, false, false, false>(t, b, e, h); break;
+      case 12: sgd_seg<T, true, true, false, false>(t, b, e, h); break;
+      case 13: sgd_seg<T, true, true, false, true>(t, b, e, h); break;
+      case 14: sgd_seg<T, true, true, true, false>(t, b, e, h); break;
+      default: sgd_seg<T, true, true, true, true>(t, b, e, h); break;
     }
   });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Adagrad: g += wd p; s += g^2; p -= clr g / (sqrt(s) + eps)
+template <class T, bool kWd>
+void adagrad_seg(const OptimTensor<T>& t, int64_t b, int64_t e, const OptimHyper& h) {
+  const T sign = h.maximize ? T(-1) : T(1);
+  const T wd = static_cast<T>(h.weight_decay), eps = static_cast<T>(h.eps);
+  const T nclr = static_cast<T>(t.c0);
+  T* __restrict p = t.param + b;
+  const T* __restrict gr = t.grad + b;
+  T* __restrict sum = t.s0 + b;
+  const int64_t n = e - b;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const T pi = p[i];
+    T g = gr[i] * sign;
+    if constexpr (kWd) g = g + wd * pi;
+    const T s = sum[i] + g * g;
+    sum[i] = s;
+    p[i] = pi + (nclr * g) / (sqrt_t(s) + eps);
+  }
+}
+
 template <class T>
 void adagrad(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
-  const bool maximize = h.maximize, has_wd = h.weight_decay != 0.0;
-  const T wd = static_cast<T>(h.weight_decay), eps = static_cast<T>(h.eps);
+  const bool wd = h.weight_decay != 0.0;
   for_segments([ts](int64_t k) { return ts[k].n; }, count, [&](int64_t k, int64_t b, int64_t e) {
-    const OptimTensor<T>& t = ts[k];
-    T* p = t.param;
-    const T* gr = t.grad;
-    T* sum = t.s0;
-    const T nclr = static_cast<T>(t.c0);
-#pragma omp simd
-    for (int64_t i = b; i < e; ++i) {
-      const T pi = p[i];
-      T g = neg_if(maximize, gr[i]);
-      g = has_wd ? g + wd * pi : g;
-      const T s = sum[i] + g * g;
-      sum[i] = s;
-      p[i] = pi + (nclr * g) / (sqrt_t(s) + eps);
-    }
+    if (wd)
+      adagrad_seg<T, true>(ts[k], b, e, h);
+    else
+      adagrad_seg<T, false>(ts[k], b, e, h);
   });
 }
 
 // ---------------------------------------------------------------------------------------------
 // RMSprop: g += wd p; v = a v + (1-a) g^2; [ga = lerp(ga, g, 1-a); v~ = v - ga^2];
 //          avg = sqrt(v~) + eps; momentum: b = mu b + g / avg, p -= lr b; else p -= lr g / avg
-template <class T>
-void rmsprop(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
-  const bool maximize = h.maximize, has_wd = h.weight_decay != 0.0, centered = h.centered;
-  const bool has_mom = h.momentum > 0.0;
+template <class T, bool kWd, bool kCentered, bool kMom, bool kSmall>
+void rmsprop_seg(const OptimTensor<T>& t, int64_t b, int64_t e, const OptimHyper& h) {
+  const T sign = h.maximize ? T(-1) : T(1);
   const T wd = static_cast<T>(h.weight_decay), eps = static_cast<T>(h.eps);
   const T alpha = static_cast<T>(h.alpha), c = static_cast<T>(1.0 - h.alpha);
   const T w1m = T(1) - c;
-  const bool small = (c < T(0) ? -c : c) < T(0.5);
   const T mu = static_cast<T>(h.momentum), nlr = static_cast<T>(-h.lr);
+  T* __restrict p = t.param + b;
+  const T* __restrict gr = t.grad + b;
+  T* __restrict sq = t.s0 + b;
+  T* __restrict ga = kCentered ? t.s1 + b : nullptr;
+  T* __restrict buf = kMom ? t.s2 + b : nullptr;
+  const int64_t n = e - b;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const T pi = p[i];
+    T g = gr[i] * sign;
+    if constexpr (kWd) g = g + wd * pi;
+    const T v = sq[i] * alpha + (c * g) * g;
+    sq[i] = v;
+    T vt = v;
+    if constexpr (kCentered) {
+      const T a0 = ga[i];
+      T a;
+      if constexpr (kSmall)
+        a = a0 + c * (g - a0);
+      else
+        a = g - (g - a0) * w1m;
+      ga[i] = a;
+      vt = v - a * a;
+    }
+    const T avg = sqrt_t(vt) + eps;
+    if constexpr (kMom) {
+      const T bi = buf[i] * mu + g / avg;
+      buf[i] = bi;
+      p[i] = pi + nlr * bi;
+    } else {
+      p[i] = pi + (nlr * g) / avg;
+    }
+  }
+}
+
+template <class T>
+void rmsprop(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
+  const T c = static_cast<T>(1.0 - h.alpha);
+  const bool small = (c < T(0) ? -c : c) < T(0.5);
+  const int v = (h.weight_decay != 0.0 ? 8 : 0) + (h.centered ? 4 : 0) + (h.momentum > 0.0 ? 2 : 0) +
+                (small ? 1 : 0);
   for_segments([ts](int64_t k) { return ts[k].n; }, count, [&](int64_t k, int64_t b, int64_t e) {
     const OptimTensor<T>& t = ts[k];
-    T* p = t.param;
-    const T* gr = t.grad;
-    T* sq = t.s0;
-    T* ga = centered ? t.s1 : t.s0;  // never written unless centered
-    T* buf = has_mom ? t.s2 : t.s0;  // never written unless momentum
-#pragma omp simd
-    for (int64_t i = b; i < e; ++i) {
-      const T pi = p[i];
-      T g = neg_if(maximize, gr[i]);
-      g = has_wd ? g + wd * pi : g;
-      const T v = sq[i] * alpha + (c * g) * g;
-      sq[i] = v;
-      T vt = v;
-      if (centered) {
-        const T a = lerp_(ga[i], g, c, w1m, small);
-        ga[i] = a;
-        vt = v - a * a;
-      }
-      const T avg = sqrt_t(vt) + eps;
-      if (has_mom) {
-        const T bi = buf[i] * mu + g / avg;
-        buf[i] = bi;
-        p[i] = pi + nlr * bi;
-      } else {
-        p[i] = pi + (nlr * g) / avg;
-      }
+    switch (v) {
+#define FASTNN_RMS_CASE(i) \
+  case i: rmsprop_seg<T, (i & 8) != 0, (i & 4) != 0, (i & 2) != 0, (i & 1) != 0>(t, b, e, h); break;
+      FASTNN_RMS_CASE(0) FASTNN_RMS_CASE(1) FASTNN_RMS_CASE(2) FASTNN_RMS_CASE(3)
+      FASTNN_RMS_CASE(4) FASTNN_RMS_CASE(5) FASTNN_RMS_CASE(6) FASTNN_RMS_CASE(7)
+      FASTNN_RMS_CASE(8) FASTNN_RMS_CASE(9) FASTNN_RMS_CASE(10) FASTNN_RMS_CASE(11)
+      FASTNN_RMS_CASE(12) FASTNN_RMS_CASE(13) FASTNN_RMS_CASE(14) FASTNN_RMS_CASE(15)
+#undef FASTNN_RMS_CASE
+      default: break;
     }
   });
 }
@@ -198,35 +234,43 @@ void rmsprop(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
 //   AdamW: p *= 1 - lr wd;  Adam: g += wd p
 //   m = lerp(m, g, 1 - b1); v = b2 v + (1 - b2) g^2; [vmax = max(vmax, v)]
 //   p += (-lr / bc1) m / (sqrt(v or vmax) / sqrt(bc2) + eps)
-template <class T, bool kAmsgrad>
+// The options that change the loop body are template parameters: every variant is a straight-line
+// loop the compiler vectorizes (loop-invariant selects defeated GCC's vectorizer here).
+// maximize and decoupled decay are multiplications by exact constants (-1 or 1; 1 - lr wd or 1).
+template <class T, bool kAmsgrad, bool kL2, bool kSmall>
 void adam_seg(const OptimTensor<T>& t, int64_t b, int64_t e, const OptimHyper& h) {
-  const bool maximize = h.maximize, has_wd = h.weight_decay != 0.0;
-  const bool decay = has_wd && h.decoupled, l2 = has_wd && !h.decoupled;
+  const T sign = h.maximize ? T(-1) : T(1);
+  const bool has_wd = h.weight_decay != 0.0;
   const T wd = static_cast<T>(h.weight_decay);
-  const T shrink = static_cast<T>(1.0 - h.lr * h.weight_decay);
+  const T shrink = (has_wd && h.decoupled) ? static_cast<T>(1.0 - h.lr * h.weight_decay) : T(1);
   const T w = static_cast<T>(1.0 - h.beta1), w1m = T(1) - w;
-  const bool small = (w < T(0) ? -w : w) < T(0.5);
   const T b2 = static_cast<T>(h.beta2), c2 = static_cast<T>(1.0 - h.beta2);
   const T eps = static_cast<T>(h.eps);
   const T nstep = static_cast<T>(t.c0), bc2s = static_cast<T>(t.c1);
-  T* p = t.param;
-  const T* gr = t.grad;
-  T* m = t.s0;
-  T* v = t.s1;
-  T* vmax = kAmsgrad ? t.s2 : t.s1;
+  T* __restrict p = t.param + b;
+  const T* __restrict gr = t.grad + b;
+  T* __restrict m = t.s0 + b;
+  T* __restrict v = t.s1 + b;
+  T* __restrict vmax = kAmsgrad ? t.s2 + b : nullptr;
+  const int64_t n = e - b;
 #pragma omp simd
-  for (int64_t i = b; i < e; ++i) {
-    T pi = p[i];
-    T g = neg_if(maximize, gr[i]);
-    pi = decay ? pi * shrink : pi;
-    g = l2 ? g + wd * pi : g;
-    const T mi = lerp_(m[i], g, w, w1m, small);
+  for (int64_t i = 0; i < n; ++i) {
+    const T pi = p[i] * shrink;
+    T g = gr[i] * sign;
+    if constexpr (kL2) g = g + wd * pi;
+    const T m0 = m[i];
+    T mi;
+    if constexpr (kSmall)
+      mi = m0 + w * (g - m0);
+    else
+      mi = g - (g - m0) * w1m;
     const T vi = v[i] * b2 + (c2 * g) * g;
     m[i] = mi;
     v[i] = vi;
     T vx = vi;
     if constexpr (kAmsgrad) {
-      vx = max_nan(vmax[i], vi);
+      const T old = vmax[i];
+      vx = (old > vi || old != old) ? old : vi;
       vmax[i] = vx;
     }
     const T denom = sqrt_t(vx) / bc2s + eps;
@@ -236,11 +280,21 @@ void adam_seg(const OptimTensor<T>& t, int64_t b, int64_t e, const OptimHyper& h
 
 template <class T>
 void adam(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
+  const bool l2 = h.weight_decay != 0.0 && !h.decoupled;
+  const T w = static_cast<T>(1.0 - h.beta1);
+  const bool small = (w < T(0) ? -w : w) < T(0.5);  // torch's lerp picks its formula by |w|
+  const int variant = (h.amsgrad ? 4 : 0) + (l2 ? 2 : 0) + (small ? 1 : 0);
   for_segments([ts](int64_t k) { return ts[k].n; }, count, [&](int64_t k, int64_t b, int64_t e) {
-    if (h.amsgrad)
-      adam_seg<T, true>(ts[k], b, e, h);
-    else
-      adam_seg<T, false>(ts[k], b, e, h);
+    switch (variant) {
+      case 0: adam_seg<T, false, false, false>(ts[k], b, e, h); break;
+      case 1: adam_seg<T, false, false, true>(ts[k], b, e, h); break;
+      case 2: adam_seg<T, false, true, false>(ts[k], b, e, h); break;
+      case 3: adam_seg<T, false, true, true>(ts[k], b, e, h); break;
+      case 4: adam_seg<T, true, false, false>(ts[k], b, e, h); break;
+      case 5: adam_seg<T, true, false, true>(ts[k], b, e, h); break;
+      case 6: adam_seg<T, true, true, false>(ts[k], b, e, h); break;
+      default: adam_seg<T, true, true, true>(ts[k], b, e, h); break;
+    }
   });
 }
 

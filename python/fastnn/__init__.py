@@ -1,8 +1,9 @@
 """fastnn: fast CPU neural-network kernels on NumPy arrays.
 
-The functional API (activations, softmax, ...) runs native SIMD + OpenMP kernels directly on the
-caller's NumPy buffers. See README.md for the copy rules: C-contiguous float32/float64 inputs are
-used in place; other array-likes are converted (one copy) first.
+The functional API (activations, softmax, losses, linear, optimizer steps) runs native SIMD +
+OpenMP kernels directly on the caller's NumPy buffers. See README.md for the copy rules:
+C-contiguous float32/float64 inputs are used in place; other array-likes are converted (one copy)
+first.
 """
 
 from __future__ import annotations
@@ -22,19 +23,30 @@ from ._C import (
     softmax_backward,
     supported_simd_levels,
 )
-from .activations import *  # noqa: F401,F403  (re-exports every activation function)
+from ._config import show_config
+from .activations import *  # noqa: F401,F403  (every activation function)
 from .activations import __all__ as _activation_all
 from .activations import activations
-from ._config import show_config
+from .losses import *  # noqa: F401,F403  (every loss, forward / backward / forward_backward)
+from .losses import __all__ as _loss_all
 from .parameter import Parameter
 from . import optim
 from .optim import adagrad_step, adam_step, clip_grad_norm_, clip_grad_value_, rmsprop_step, sgd_step
+from .random import manual_seed
+from . import random, data, nn
+from .autograd import Tensor, no_grad
 
 __version__ = _C._build_info()["version"]
 
 __all__ = [
     "Parameter",
+    "Tensor",
+    "no_grad",
+    "manual_seed",
+    "nn",
     "optim",
+    "data",
+    "random",
     "adam_step",
     "sgd_step",
     "adagrad_step",
@@ -54,4 +66,5 @@ __all__ = [
     "softmax_backward",
     "supported_simd_levels",
     *_activation_all,
+    *_loss_all,
 ]

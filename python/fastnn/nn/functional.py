@@ -26,20 +26,22 @@ def linear(input, weight, bias=None, activation=None):
     y = _fn.linear(x.data, w, b, activation, preact_out=pre)
 
     def backward(g):
-        gw = weight.grad if isinstance(weight, Parameter) else None
-        gb = bias.grad if isinstance(bias, Parameter) else None
         wants_w = isinstance(weight, Parameter) and weight.requires_grad
         wants_b = isinstance(bias, Parameter) and bias.requires_grad
+        gw = weight.grad if wants_w else None
+        gb = bias.grad if wants_b else None
+        # Accumulate straight into existing .grad buffers (torch semantics) when all exist.
+        acc = (gw is not None or not wants_w) and (gb is not None or not wants_b) and (wants_w or wants_b)
         gi, gwn, gbn = _fn.linear_backward(
             g, x.data, w, activation=activation, y=y, preact=pre,
             need_grad_input=x.requires_grad, need_grad_weight=wants_w, need_grad_bias=wants_b,
-            grad_weight=gw if wants_w else None, grad_bias=gb if wants_b else None,
-            accumulate=True,
+            grad_weight=gw if acc else None, grad_bias=gb if acc else None, accumulate=acc,
         )
-        if wants_w and gw is None:
-            weight.grad = gwn
-        if wants_b and gb is None:
-            bias.grad = gbn
+        if not acc:
+            if wants_w:
+                accumulate(weight, gwn)
+            if wants_b:
+                accumulate(bias, gbn)
         return gi, None, None
 
     return record(y, backward, (x, weight, bias))

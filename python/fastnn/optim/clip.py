@@ -77,7 +77,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
             "non-finite norm anyway, set `error_if_nonfinite=False`"
         )
     coef = max_norm / (total + 1e-6)
-    coef = coef if (coef != coef or coef < 1.0) else 1.0
+    coef = coef if (math.isnan(coef) or coef < 1.0) else 1.0
     if coef != 1.0:
         _inplace(grads, lambda gs: _C._scale_(gs, coef),
                  lambda g: np.multiply(g, g.dtype.type(coef), out=g))
