@@ -74,7 +74,7 @@ void softmax_cols(const T* x, T* y, int64_t len, int64_t inner, bool log, double
 
 template <class T>
 void softmax_forward(const T* x, T* y, int64_t outer, int64_t len, int64_t inner, bool log) {
-  if (len == 0) return;
+  if (outer == 0 || len == 0 || inner == 0) return;  // empty: also keeps the grain division safe
   const int64_t grain = imax(1, kGrainElems / (len * inner));
   parallel_for(outer, grain, [=](int64_t b, int64_t e) {
     if (inner == 1) {
@@ -106,7 +106,7 @@ void softmax_backward_line(const T* g, const T* y, T* out, int64_t len, int64_t 
 template <class T>
 void softmax_backward(const T* g, const T* y, T* out, int64_t outer, int64_t len, int64_t inner,
                       bool log) {
-  if (len == 0) return;
+  if (outer == 0 || len == 0 || inner == 0) return;  // empty: also keeps the grain division safe
   const int64_t grain = imax(1, kGrainElems / (len * inner));
   parallel_for(outer, grain, [=](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {

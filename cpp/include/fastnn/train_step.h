@@ -1,0 +1,88 @@
+// The fused training step (cpp/train_step.cpp, compiled once): forward, loss, backward and the
+// optimizer update of a stack of dense layers (each with a fused activation) in one native call.
+// Raw pointers only; the Python binding (cpp/bindings/train_step.cpp) validates everything and
+// owns the arrays. Workspaces are allocated once for a batch size and grown only when a larger
+// batch arrives: a step at or below the reserved batch size allocates nothing.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "fastnn/kernel_table.h"
+
+namespace fastnn {
+
+struct TrainLayer {
+  int64_t in = 0, out = 0;
+  bool bias = true;
+  Act act = Act::identity;
+  ActParams p;
+};
+
+enum class TrainLoss : int { cross_entropy, mse };
+
+template <class T>
+struct TrainParams {
+  const T* w = nullptr;  // (out, in); read by forward/backward (updated by the optimizer)
+  const T* b = nullptr;  // (out,) or null
+  T* gw = nullptr;       // gradient buffers (written, not accumulated)
+  T* gb = nullptr;
+};
+
+// One optimizer kernel call (a parameter group): kind 0 = sgd, 1 = adam.
+template <class T>
+struct TrainOptimCall {
+  int kind = 0;
+  const OptimTensor<T>* ts = nullptr;
+  int64_t count = 0;
+  OptimHyper h;
+};
+
+template <class T>
+struct TrainLossCall {
+  TrainLoss kind = TrainLoss::cross_entropy;
+  const int64_t* labels = nullptr;  // cross entropy (validated: in [0, c) or ignore_index)
+  const T* target = nullptr;        // mse, (m, out)
+  double grad_scale = 1.0;
+  double label_smoothing = 0.0;
+  int64_t ignore_index = -100;
+};
+
+template <class T>
+class TrainStepCore {
+ public:
+  explicit TrainStepCore(std::vector<TrainLayer> layers, int64_t batch = 0);
+  TrainStepCore(const TrainStepCore&) = delete;
+  TrainStepCore& operator=(const TrainStepCore&) = delete;
+
+  // Makes the workspaces hold m rows (no-op when they already do; otherwise grows them, to at
+  // least m, and counts one reallocation).
+  void reserve(int64_t m);
+  int64_t capacity() const { return cap_; }
+  int64_t reallocations() const { return reallocs_; }
+  // A buffer of m int64 (for int32 labels converted on the way in); valid after reserve(m).
+  int64_t* label_buffer() { return labels_.get(); }
+  const std::vector<TrainLayer>& layers() const { return layers_; }
+
+  // Forward + loss + backward (gradients written into params[i].gw / gb) on m <= capacity() rows
+  // of x (m, layers[0].in); then each optimizer call. Returns the loss sum (before reduction).
+  // Call from outside OpenMP regions, GIL released. No allocation.
+  double run(const T* x, int64_t m, const TrainLossCall<T>& loss, const TrainParams<T>* params,
+             const TrainOptimCall<T>* optim, int64_t n_optim);
+
+ private:
+  struct Free {
+    void operator()(T* p) const;
+  };
+  using Buf = std::unique_ptr<T[], Free>;
+  static Buf alloc(int64_t n);
+
+  std::vector<TrainLayer> layers_;
+  std::vector<bool> from_y_;  // backward from the layer's output (no pre-activation stored)
+  int64_t cap_ = 0, reallocs_ = 0, max_width_ = 0, max_out_ = 0;
+  std::vector<Buf> act_, pre_;  // per layer: outputs (m, out), pre-activations (or empty)
+  Buf grad_a_, grad_b_, scratch_;
+  std::unique_ptr<int64_t[]> labels_;
+};
+
+}  // namespace fastnn
