@@ -44,15 +44,24 @@ def _synthetic(dtype=np.float64):
 CASES = {
     # name: (data, params); n_iter_no_change > max_iter: every run does all epochs
     "digits (64,) adam 200 epochs": (
-        _digits, dict(hidden_layer_sizes=(64,), solver="adam", max_iter=200, tol=0.0,
-                      n_iter_no_change=10**6),
+        _digits,
+        dict(
+            hidden_layer_sizes=(64,), solver="adam", max_iter=200, tol=0.0, n_iter_no_change=10**6
+        ),
     ),
     "digits (64,) lbfgs 200 iter": (
-        _digits, dict(hidden_layer_sizes=(64,), solver="lbfgs", max_iter=200, tol=0.0),
+        _digits,
+        dict(hidden_layer_sizes=(64,), solver="lbfgs", max_iter=200, tol=0.0),
     ),
     "20k x 100 (256, 256) adam 10 epochs": (
-        _synthetic, dict(hidden_layer_sizes=(256, 256), solver="adam", max_iter=10, tol=0.0,
-                         n_iter_no_change=10**6),
+        _synthetic,
+        dict(
+            hidden_layer_sizes=(256, 256),
+            solver="adam",
+            max_iter=10,
+            tol=0.0,
+            n_iter_no_change=10**6,
+        ),
     ),
 }
 
@@ -94,16 +103,21 @@ def main():
                 t_sk1, _, _ = _fit(SkMLP, data, params, dtype)
                 t_fn1, _, _ = _fit(FnMLP, data, params, dtype)
                 fastnn.set_num_threads(nt)
-            rows.append((name, np.dtype(dtype).name, t_sk, t_fn, t_sk1, t_fn1, acc_sk, acc_fn,
-                         it_sk, it_fn))
+            rows.append(
+                (name, np.dtype(dtype).name, t_sk, t_fn, t_sk1, t_fn1, acc_sk, acc_fn, it_sk, it_fn)
+            )
             print(rows[-1], flush=True)
     print()
-    print("| case | dtype | sklearn s | fastnn s | ratio | sklearn 1 thread s | fastnn 1 thread s "
-          "| ratio | test accuracy sklearn / fastnn | iterations |")
+    print(
+        "| case | dtype | sklearn s | fastnn s | ratio | sklearn 1 thread s | fastnn 1 thread s "
+        "| ratio | test accuracy sklearn / fastnn | iterations |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---|---|")
     for name, dt, t_sk, t_fn, t_sk1, t_fn1, a_sk, a_fn, i_sk, i_fn in rows:
-        print(f"| {name} | {dt} | {t_sk:.2f} | {t_fn:.2f} | {t_sk / t_fn:.1f}x | {t_sk1:.2f} | "
-              f"{t_fn1:.2f} | {t_sk1 / t_fn1:.1f}x | {a_sk:.4f} / {a_fn:.4f} | {i_sk} / {i_fn} |")
+        print(
+            f"| {name} | {dt} | {t_sk:.2f} | {t_fn:.2f} | {t_sk / t_fn:.1f}x | {t_sk1:.2f} | "
+            f"{t_fn1:.2f} | {t_sk1 / t_fn1:.1f}x | {a_sk:.4f} / {a_fn:.4f} | {i_sk} / {i_fn} |"
+        )
 
 
 if __name__ == "__main__":

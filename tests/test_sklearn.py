@@ -46,8 +46,14 @@ def _small_problems():
     Xr, yr = datasets.make_regression(240, 10, n_targets=2, noise=5, random_state=0)
     yr = yr / 100
     sw = rng.rand(240)
-    return {"multiclass": (Xc, yc), "binary": (Xb, yb), "multilabel": (Xm, ym),
-            "regression": (Xr, yr), "poisson": (Xr, np.abs(yr[:, 0])), "sw": sw}
+    return {
+        "multiclass": (Xc, yc),
+        "binary": (Xb, yb),
+        "multilabel": (Xm, ym),
+        "regression": (Xr, yr),
+        "poisson": (Xr, np.abs(yr[:, 0])),
+        "sw": sw,
+    }
 
 
 _P = _small_problems()
@@ -56,8 +62,16 @@ _CASES = [
     ("multiclass", dict(solver="adam")),
     ("multiclass", dict(solver="adam", early_stopping=True, activation="tanh")),
     ("multiclass", dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.1)),
-    ("multiclass", dict(solver="sgd", learning_rate="adaptive", nesterovs_momentum=False,
-                        tol=1e-2, n_iter_no_change=2)),
+    (
+        "multiclass",
+        dict(
+            solver="sgd",
+            learning_rate="adaptive",
+            nesterovs_momentum=False,
+            tol=1e-2,
+            n_iter_no_change=2,
+        ),
+    ),
     ("multiclass", dict(solver="sgd", momentum=0.0, activation="logistic")),
     ("multiclass", dict(solver="lbfgs")),
     ("multiclass", dict(solver="adam", sample_weight=True)),
@@ -219,11 +233,21 @@ def test_bad_input_errors():
 @pytest.mark.parametrize(
     "params",
     [
-        dict(activation="softsign"), dict(solver="rmsprop"), dict(alpha=-1.0),
-        dict(hidden_layer_sizes=0), dict(learning_rate="cosine"), dict(learning_rate_init=0.0),
-        dict(momentum=1.5), dict(batch_size=0), dict(validation_fraction=1.0),
-        dict(beta_1=1.0), dict(epsilon=0.0), dict(max_iter=0), dict(n_iter_no_change=0),
-        dict(max_fun=0), dict(shuffle="yes"),
+        dict(activation="softsign"),
+        dict(solver="rmsprop"),
+        dict(alpha=-1.0),
+        dict(hidden_layer_sizes=0),
+        dict(learning_rate="cosine"),
+        dict(learning_rate_init=0.0),
+        dict(momentum=1.5),
+        dict(batch_size=0),
+        dict(validation_fraction=1.0),
+        dict(beta_1=1.0),
+        dict(epsilon=0.0),
+        dict(max_iter=0),
+        dict(n_iter_no_change=0),
+        dict(max_fun=0),
+        dict(shuffle="yes"),
     ],
 )
 def test_invalid_params_raise_sklearn_errors(params):
@@ -256,10 +280,13 @@ def test_hidden_layer_sizes_negative_in_list():
 @pytest.mark.parametrize("act", ["gelu", "silu", "leaky_relu", "elu"])
 def test_fastnn_activations(act):
     X, y = _P["binary"]
-    clf = MLPClassifier((16,), activation=act, random_state=0, max_iter=200,
-                        learning_rate_init=0.01).fit(X, y)
+    clf = MLPClassifier(
+        (16,), activation=act, random_state=0, max_iter=200, learning_rate_init=0.01
+    ).fit(X, y)
     assert clf.score(X, y) > 0.95
-    reg = MLPRegressor(hidden_layer_sizes=(16,), activation=act, solver="lbfgs", random_state=0, max_iter=60)
+    reg = MLPRegressor(
+        hidden_layer_sizes=(16,), activation=act, solver="lbfgs", random_state=0, max_iter=60
+    )
     Xr, yr = _P["regression"]
     assert reg.fit(Xr, yr).score(Xr, yr) > 0.9
 
@@ -267,7 +294,9 @@ def test_fastnn_activations(act):
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 def test_float32_preserved(solver):
     X, y = _P["multiclass"]
-    clf = MLPClassifier((8,), solver=solver, random_state=0, max_iter=20).fit(X.astype(np.float32), y)
+    clf = MLPClassifier((8,), solver=solver, random_state=0, max_iter=20).fit(
+        X.astype(np.float32), y
+    )
     assert all(c.dtype == np.float32 for c in clf.coefs_ + clf.intercepts_)
     assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
     assert clf.predict_proba(X).dtype == np.float32  # computed with the model's dtype
@@ -326,12 +355,16 @@ def test_clone_and_params():
 
 def test_grid_search_n_jobs_2():
     X, y = datasets.load_iris(return_X_y=True)
-    pipe = make_pipeline(StandardScaler(), MLPClassifier((16,), random_state=0, max_iter=100,
-                                                           learning_rate_init=0.01))
+    pipe = make_pipeline(
+        StandardScaler(),
+        MLPClassifier((16,), random_state=0, max_iter=100, learning_rate_init=0.01),
+    )
     gs = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-1]}, cv=3, n_jobs=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         gs.fit(X, y)
     assert gs.best_score_ > 0.85
     gs1 = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-1]}, cv=3, n_jobs=1).fit(X, y)
-    np.testing.assert_allclose(gs.cv_results_["mean_test_score"], gs1.cv_results_["mean_test_score"])
+    np.testing.assert_allclose(
+        gs.cv_results_["mean_test_score"], gs1.cv_results_["mean_test_score"]
+    )

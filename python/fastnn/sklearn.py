@@ -31,7 +31,6 @@ scikit-learn is imported lazily: install it with the ``fastnn[sklearn]`` extra.
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
 
 import numpy as np
 
@@ -326,8 +325,15 @@ class _BaseMLP(BaseEstimator):
                     kw["y"] = outs[i + 1]
             gi = gin[i][:m] if i > 0 else None
             _linear_backward(
-                g, outs[i], W[i], activation=act, need_grad_input=i > 0, grad_input=gi,
-                grad_weight=grad_W[i], grad_bias=grad_b[i], **kw,
+                g,
+                outs[i],
+                W[i],
+                activation=act,
+                need_grad_input=i > 0,
+                grad_input=gi,
+                grad_weight=grad_W[i],
+                grad_bias=grad_b[i],
+                **kw,
             )
             g = gi
         return loss, sw_sum
@@ -481,8 +487,16 @@ class _BaseMLP(BaseEstimator):
             eps_t = float(self.epsilon) / np.sqrt(1.0 - b2**t)
             for pp, gg, w, sl in parts:
                 _adam_step(
-                    [pp], [gg], [st["m"][sl]], [st["v"][sl]], step=t, lr=st["lr"],
-                    beta1=b1, beta2=b2, eps=eps_t, weight_decay=w,
+                    [pp],
+                    [gg],
+                    [st["m"][sl]],
+                    [st["v"][sl]],
+                    step=t,
+                    lr=st["lr"],
+                    beta1=b1,
+                    beta2=b2,
+                    eps=eps_t,
+                    weight_decay=w,
                 )
         else:
             mom = float(self.momentum)
@@ -493,7 +507,12 @@ class _BaseMLP(BaseEstimator):
                     st["buf_lr"] = lr
                 for pp, gg, w, sl in parts:
                     _sgd_step(
-                        [pp], [gg], [st["buf"][sl]], lr=lr, momentum=mom, weight_decay=w,
+                        [pp],
+                        [gg],
+                        [st["buf"][sl]],
+                        lr=lr,
+                        momentum=mom,
+                        weight_decay=w,
                         nesterov=bool(self.nesterovs_momentum),
                     )
             else:
