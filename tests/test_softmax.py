@@ -59,6 +59,7 @@ def test_extreme_values_and_specials():
     ly = fastnn.log_softmax(x)
     np.testing.assert_allclose(ly[0], [0, -2e4, -1e4], rtol=1e-7)
     assert ly[1, 0] == -np.inf
+    assert np.isnan(fastnn.log_softmax(np.array([[np.inf, 0.0]]))).all()  # as torch: NaN row
 
 
 def test_in_place_empty_and_zero_d(simd_level):

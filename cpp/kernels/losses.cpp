@@ -13,14 +13,6 @@ namespace {
 // Below this many elements per thread a single thread is faster than waking the pool.
 constexpr int64_t kGrainElems = 32768;
 
-struct Scratch {
-  double* p;
-  explicit Scratch(int64_t n) : p(new double[n > 0 ? n : 1]) {}
-  ~Scratch() { delete[] p; }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
-
 // body(first_block, end_block) over [0, nblocks) split across threads, each getting at least
 // min_blocks (parallel_for's ranges are multiples of 64 items: 64 items = one block here).
 template <class Body>

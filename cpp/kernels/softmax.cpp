@@ -11,15 +11,6 @@ namespace {
 
 constexpr int64_t kGrainElems = 32768;
 
-// A scratch buffer owned by this ISA's code (no std:: containers: see CMakeLists.txt).
-struct Scratch {
-  double* p;
-  explicit Scratch(int64_t n) : p(new double[n > 0 ? n : 1]) {}
-  ~Scratch() { delete[] p; }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
-
 inline double max_nan(double m, double v) { return (v > m || isnan_(v)) ? v : m; }
 
 template <class T>

@@ -13,6 +13,16 @@ namespace fastnn::FASTNN_ISA {
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 
+// A scratch buffer owned by this ISA's code (no std:: containers in kernels: one compiled with
+// AVX-512 flags could be the copy the linker keeps for every ISA).
+struct Scratch {
+  double* p;
+  explicit Scratch(int64_t n) : p(new double[n > 0 ? n : 1]) {}
+  ~Scratch() { delete[] p; }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+};
+
 template <class Body>
 inline void parallel_for(int64_t n, int64_t grain, Body&& body) {
   const int nt = num_threads();

@@ -97,7 +97,8 @@ inline double log_pos(double u) {
   q = q * s + 2.0 / 5.0;
   q = q * s + 2.0 / 3.0;
   const double logm = 2.0 * f + f * s * q;
-  return e * kLn2Hi + (logm + e * kLn2Lo);
+  const double y = e * kLn2Hi + (logm + e * kLn2Lo);
+  return isnan_(u) ? u : y;
 }
 
 // log1p(e) for e in [0, 1]: log(1 + e) corrected for the rounding of 1 + e.
