@@ -12,7 +12,7 @@
 
 namespace fastnn::FASTNN_ISA {
 
-inline double erfc_split(double x, double sq_hi, double sq_lo) {
+FASTNN_INLINE double erfc_split(double x, double sq_hi, double sq_lo) {
   const double e0 = 1.1283791670955126;
     const double e1 = -0.37612638903183465;
     const double e2 = 0.11283791670924812;
@@ -106,7 +106,7 @@ inline double erfc_split(double x, double sq_hi, double sq_lo) {
     return m * r_small + (1.0 - m) * r_large;
 }
 
-inline double erfc_core(double x) {
+FASTNN_INLINE double erfc_core(double x) {
   const double h = x * x;
   return erfc_split(x, h, __builtin_fma(x, x, -h));
 }
