@@ -264,7 +264,8 @@ struct Softplus {
     const double xd = x;
     const double z = p.a * xd;
     const double pos = z > 0.0 ? z : 0.0;
-    const double y = (pos + log1p_unit_ff(exp_nonpos_ff(-fabs_(z)))) / p.a;
+    const double inv_a = 1.0 / p.a;  // loop-invariant: hoisted out of the loop
+    const double y = (pos + log1p_unit_ff(exp_nonpos_ff(-fabs_(z)))) * inv_a;
     return static_cast<float>(z > p.b ? xd : (isnan_(z) ? z : y));
   }
   static float backward32(float g, float x, const ActParams& p) {
