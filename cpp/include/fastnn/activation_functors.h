@@ -174,7 +174,7 @@ struct Gelu {
   static constexpr double kSqrtHalf = 0.70710678118654752440084436210485;
   static constexpr double kInvSqrt2Pi = 0.39894228040143267793994605993438;
   // Phi(x) with (x / sqrt 2)^2 split exactly from x, so the far negative tail stays accurate.
-  static double cdf(double x, double h, double l) {
+  FASTNN_INLINE static double cdf(double x, double h, double l) {
     return 0.5 * erfc_split(-x * kSqrtHalf, 0.5 * h, 0.5 * l);
   }
   static double f(double x, const ActParams&) {
@@ -188,12 +188,19 @@ struct Gelu {
     const double pdf = kInvSqrt2Pi * (e - e * (0.5 * l));
     return g * (cdf(x, h, l) + x * pdf);
   }
-  // float32: the same, with the float-accuracy exp for the density.
+  // float32: the same in double (x^2 is exact for a float x), with float-accuracy exps.
+  FASTNN_INLINE static double cdf_ff(double x, double h) {
+    return 0.5 * erfc_split_t<true>(-x * kSqrtHalf, 0.5 * h, 0.0);
+  }
+  static float f32(float xf, const ActParams&) {
+    const double x = xf;
+    return static_cast<float>(x * cdf_ff(x, x * x));
+  }
   static float backward32(float g, float xf, const ActParams&) {
     const double x = xf;
-    const double h = x * x;  // exact: x is a float
+    const double h = x * x;
     const double e = exp_nonpos_ff(-0.5 * h);
-    return static_cast<float>(static_cast<double>(g) * (cdf(x, h, 0.0) + x * (kInvSqrt2Pi * e)));
+    return static_cast<float>(static_cast<double>(g) * (cdf_ff(x, h) + x * (kInvSqrt2Pi * e)));
   }
 };
 
