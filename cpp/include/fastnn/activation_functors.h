@@ -75,8 +75,10 @@ struct Sigmoid {
     const SigmoidParts q = sigmoid_parts(x);
     return g * (q.e * q.r * q.r);
   }
+  // float32 backward: exp in double (float-accuracy polynomial) so that g * f'(x) stays accurate
+  // where f'(x) is below the float normal range and g is large.
   static float backward32(float g, float x, const ActParams&) {
-    const SigmoidParts q = sigmoid_parts_f(x);
+    const SigmoidParts q = sigmoid_parts_ff(x);
     return static_cast<float>(static_cast<double>(g) * (q.e * q.r * q.r));
   }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y) * y; }
@@ -99,9 +101,9 @@ struct Tanh {
     const double d = 2.0 + em;
     return g * (4.0 * (1.0 + em) / (d * d));
   }
-  // float32: E = exp(-2|x|) directly (1 + expm1 in float would lose E's relative accuracy).
+  // float32: E = exp(-2|x|) directly (1 + expm1 would lose E's relative accuracy), in double.
   static float backward32(float g, float x, const ActParams&) {
-    const double e = exp_nonpos_f(-2.0f * fabsf_(x));
+    const double e = exp_nonpos_ff(-2.0 * fabs_(static_cast<double>(x)));
     const double d = 1.0 + e;
     return static_cast<float>(static_cast<double>(g) * (4.0 * e / (d * d)));
   }
@@ -137,7 +139,7 @@ FASTNN_INLINE float elu_f32(float x, double alpha, double scale) {
                    : static_cast<float>(static_cast<double>(x) * scale);
 }
 FASTNN_INLINE float elu_backward32(float g, float x, double alpha, double scale) {
-  const double e = exp_nonpos_f(x);
+  const double e = exp_nonpos_ff(x <= 0.0f ? static_cast<double>(x) : 0.0);
   const double gd = g;
   return static_cast<float>(x <= 0.0f ? gd * (alpha * scale) * e : gd * scale);
 }
@@ -248,7 +250,7 @@ struct Silu {
     return static_cast<float>(static_cast<double>(x) * sigmoid_parts_f(x).s);
   }
   static float backward32(float g, float x, const ActParams&) {
-    const SigmoidParts q = sigmoid_parts_f(x);
+    const SigmoidParts q = sigmoid_parts_ff(x);
     const double xd = x;
     return static_cast<float>(static_cast<double>(g) * (q.s * (1.0 + xd * q.one_minus_s)));
   }
