@@ -15,11 +15,11 @@ import os
 import sys
 import time
 
-import numpy as np
 import fastnn
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from reference import DERIVATIVE, FORWARD, ulp_distance  # noqa: E402
+from reference import DERIVATIVE, FORWARD, ulp_distance
 
 
 def main() -> None:
