@@ -33,22 +33,36 @@ void forward(const T* x, T* y, int64_t n, const ActParams& p) {
 template <class A, class T>
 void derivative(const T* x, T* y, int64_t n, const ActParams& p) {
   const ActParams q = p;
-  parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+  if constexpr (std::is_same_v<T, float> && requires { A::backward32(1.0f, 0.0f, q); }) {
+    parallel_for(n, grain<A>() * 2, [=](int64_t b, int64_t e) {
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i)
-      y[i] = static_cast<T>(A::backward(1.0, static_cast<double>(x[i]), q));
-  });
+      for (int64_t i = b; i < e; ++i) y[i] = A::backward32(1.0f, x[i], q);
+    });
+  } else {
+    parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i)
+        y[i] = static_cast<T>(A::backward(1.0, static_cast<double>(x[i]), q));
+    });
+  }
 }
 
 template <class A, class T>
 void backward(const T* g, const T* x, T* out, int64_t n, const ActParams& p) {
   const ActParams q = p;
-  parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+  if constexpr (std::is_same_v<T, float> && requires { A::backward32(1.0f, 0.0f, q); }) {
+    parallel_for(n, grain<A>() * 2, [=](int64_t b, int64_t e) {
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i)
-      out[i] = static_cast<T>(
-          A::backward(static_cast<double>(g[i]), static_cast<double>(x[i]), q));
-  });
+      for (int64_t i = b; i < e; ++i) out[i] = A::backward32(g[i], x[i], q);
+    });
+  } else {
+    parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i)
+        out[i] = static_cast<T>(
+            A::backward(static_cast<double>(g[i]), static_cast<double>(x[i]), q));
+    });
+  }
 }
 
 template <class A, class T>

@@ -16,8 +16,35 @@ namespace fastnn::FASTNN_ISA {
 struct SigmoidParts {
   double s, one_minus_s, e, r;
 };
-inline SigmoidParts sigmoid_parts(double x) {
+FASTNN_INLINE SigmoidParts sigmoid_parts(double x) {
   const double e = exp_core(-fabs_(x));
+  const double r = 1.0 / (1.0 + e);
+  const bool pos = x >= 0.0;
+  return {pos ? r : e * r, pos ? e * r : r, e, r};
+}
+
+// The same parts for float32 outputs: e = exp(-|x|) from the float exp (the argument is exact in
+// float), the rest in double, so the result carries only e's error plus one rounding.
+// exp(-|x|) with full relative precision where it is subnormal in float (silu multiplies it by
+// x): beyond 64 take exp(64 - |x|) * e^-64 (64 - |x| is exact up to |x| = 128; past that the
+// result is far below any float).
+FASTNN_INLINE double exp_neg_abs_f(float x) {
+  const float a = fabsf_(x);
+  const bool far = a > 64.0f;
+  const double e = exp_nonpos_f(far ? 64.0f - a : -a);
+  return far ? e * 0x1.969d47321e4ccp-93 : e;  // e^-64
+}
+
+FASTNN_INLINE SigmoidParts sigmoid_parts_f(float x) {
+  const double e = exp_neg_abs_f(x);
+  const double r = 1.0 / (1.0 + e);
+  const bool pos = x >= 0.0f;
+  return {pos ? r : e * r, pos ? e * r : r, e, r};
+}
+
+// ... and for a double argument that is not a float (gelu_tanh's z, softplus's beta x).
+FASTNN_INLINE SigmoidParts sigmoid_parts_ff(double x) {
+  const double e = exp_nonpos_ff(-fabs_(x));
   const double r = 1.0 / (1.0 + e);
   const bool pos = x >= 0.0;
   return {pos ? r : e * r, pos ? e * r : r, e, r};
@@ -48,6 +75,12 @@ struct Sigmoid {
     const SigmoidParts q = sigmoid_parts(x);
     return g * (q.e * q.r * q.r);
   }
+  // float32 backward: exp in double (float-accuracy polynomial) so that g * f'(x) stays accurate
+  // where f'(x) is below the float normal range and g is large.
+  static float backward32(float g, float x, const ActParams&) {
+    const SigmoidParts q = sigmoid_parts_ff(x);
+    return static_cast<float>(static_cast<double>(g) * (q.e * q.r * q.r));
+  }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y) * y; }
 };
 
@@ -68,6 +101,12 @@ struct Tanh {
     const double d = 2.0 + em;
     return g * (4.0 * (1.0 + em) / (d * d));
   }
+  // float32: E = exp(-2|x|) directly (1 + expm1 would lose E's relative accuracy), in double.
+  static float backward32(float g, float x, const ActParams&) {
+    const double e = exp_nonpos_ff(-2.0 * fabs_(static_cast<double>(x)));
+    const double d = 1.0 + e;
+    return static_cast<float>(static_cast<double>(g) * (4.0 * e / (d * d)));
+  }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y * y); }
 };
 
@@ -85,12 +124,24 @@ struct LeakyRelu {
 };
 
 // ELU with torch's (alpha, scale, input_scale) form; SELU is ELU with fixed constants.
-inline double elu_f(double x, double alpha, double scale) {
+FASTNN_INLINE double elu_f(double x, double alpha, double scale) {
   return x <= 0.0 ? alpha * scale * expm1_nonpos(x) : x * scale;
 }
-inline double elu_backward(double g, double x, double alpha, double scale) {
+FASTNN_INLINE double elu_backward(double g, double x, double alpha, double scale) {
   const double xn = x <= 0.0 ? x : 0.0;
   return x <= 0.0 ? g * (alpha * scale) * exp_core(xn) : g * scale;
+}
+
+// float32: expm1 in float (exact argument), the alpha * scale product in double, one rounding.
+FASTNN_INLINE float elu_f32(float x, double alpha, double scale) {
+  const double em = expm1_nonpos_f(x);
+  return x <= 0.0f ? static_cast<float>(alpha * scale * em)
+                   : static_cast<float>(static_cast<double>(x) * scale);
+}
+FASTNN_INLINE float elu_backward32(float g, float x, double alpha, double scale) {
+  const double e = exp_nonpos_ff(x <= 0.0f ? static_cast<double>(x) : 0.0);
+  const double gd = g;
+  return static_cast<float>(x <= 0.0f ? gd * (alpha * scale) * e : gd * scale);
 }
 
 struct Elu {
@@ -98,6 +149,10 @@ struct Elu {
   static double f(double x, const ActParams& p) { return elu_f(x, p.a, 1.0); }
   static double backward(double g, double x, const ActParams& p) {
     return elu_backward(g, x, p.a, 1.0);
+  }
+  static float f32(float x, const ActParams& p) { return elu_f32(x, p.a, 1.0); }
+  static float backward32(float g, float x, const ActParams& p) {
+    return elu_backward32(g, x, p.a, 1.0);
   }
 };
 
@@ -109,6 +164,10 @@ struct Selu {
   static double backward(double g, double x, const ActParams&) {
     return elu_backward(g, x, alpha, scale);
   }
+  static float f32(float x, const ActParams&) { return elu_f32(x, alpha, scale); }
+  static float backward32(float g, float x, const ActParams&) {
+    return elu_backward32(g, x, alpha, scale);
+  }
 };
 
 // Exact GELU: x * Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, accurate on the negative tail.
@@ -117,7 +176,7 @@ struct Gelu {
   static constexpr double kSqrtHalf = 0.70710678118654752440084436210485;
   static constexpr double kInvSqrt2Pi = 0.39894228040143267793994605993438;
   // Phi(x) with (x / sqrt 2)^2 split exactly from x, so the far negative tail stays accurate.
-  static double cdf(double x, double h, double l) {
+  FASTNN_INLINE static double cdf(double x, double h, double l) {
     return 0.5 * erfc_split(-x * kSqrtHalf, 0.5 * h, 0.5 * l);
   }
   static double f(double x, const ActParams&) {
@@ -130,6 +189,20 @@ struct Gelu {
     const double e = exp_core(-0.5 * h);
     const double pdf = kInvSqrt2Pi * (e - e * (0.5 * l));
     return g * (cdf(x, h, l) + x * pdf);
+  }
+  // float32: the same in double (x^2 is exact for a float x), with float-accuracy exps.
+  FASTNN_INLINE static double cdf_ff(double x, double h) {
+    return 0.5 * erfc_split_t<true>(-x * kSqrtHalf, 0.5 * h, 0.0);
+  }
+  static float f32(float xf, const ActParams&) {
+    const double x = xf;
+    return static_cast<float>(x * cdf_ff(x, x * x));
+  }
+  static float backward32(float g, float xf, const ActParams&) {
+    const double x = xf;
+    const double h = x * x;
+    const double e = exp_nonpos_ff(-0.5 * h);
+    return static_cast<float>(static_cast<double>(g) * (cdf_ff(x, h) + x * (kInvSqrt2Pi * e)));
   }
 };
 
@@ -150,6 +223,20 @@ struct GeluTanh {
     const double d = q.s + 2.0 * x * (q.s * q.one_minus_s) * dz;
     return g * (fabs_(x) > 30.0 ? q.s : d);
   }
+  // float32: z in double (the exp argument is ill-conditioned in float), float-accuracy exp.
+  static float f32(float xf, const ActParams&) {
+    const double x = xf;
+    const double z = kBeta * (x + kKappa * x * x * x);
+    return static_cast<float>(x * sigmoid_parts_ff(2.0 * z).s);
+  }
+  static float backward32(float gf, float xf, const ActParams&) {
+    const double x = xf;
+    const double z = kBeta * (x + kKappa * x * x * x);
+    const SigmoidParts q = sigmoid_parts_ff(2.0 * z);
+    const double dz = kBeta * (1.0 + 3.0 * kKappa * x * x);
+    const double d = q.s + 2.0 * x * (q.s * q.one_minus_s) * dz;
+    return static_cast<float>(static_cast<double>(gf) * (fabs_(x) > 30.0 ? q.s : d));
+  }
 };
 
 struct Silu {
@@ -158,6 +245,14 @@ struct Silu {
   static double backward(double g, double x, const ActParams&) {
     const SigmoidParts q = sigmoid_parts(x);
     return g * (q.s * (1.0 + x * q.one_minus_s));
+  }
+  static float f32(float x, const ActParams&) {
+    return static_cast<float>(static_cast<double>(x) * sigmoid_parts_f(x).s);
+  }
+  static float backward32(float g, float x, const ActParams&) {
+    const SigmoidParts q = sigmoid_parts_ff(x);
+    const double xd = x;
+    return static_cast<float>(static_cast<double>(g) * (q.s * (1.0 + xd * q.one_minus_s)));
   }
 };
 
@@ -173,6 +268,19 @@ struct Softplus {
   static double backward(double g, double x, const ActParams& p) {
     const double z = p.a * x;
     return z > p.b ? g : g * sigmoid_parts(z).s;
+  }
+  static float f32(float x, const ActParams& p) {
+    const double xd = x;
+    const double z = p.a * xd;
+    const double pos = z > 0.0 ? z : 0.0;
+    const double inv_a = 1.0 / p.a;  // loop-invariant: hoisted out of the loop
+    const double y = (pos + log1p_unit_ff(exp_nonpos_ff(-fabs_(z)))) * inv_a;
+    return static_cast<float>(z > p.b ? xd : (isnan_(z) ? z : y));
+  }
+  static float backward32(float g, float x, const ActParams& p) {
+    const double z = p.a * static_cast<double>(x);
+    const double gd = g;
+    return static_cast<float>(z > p.b ? gd : gd * sigmoid_parts_ff(z).s);
   }
 };
 

@@ -12,7 +12,9 @@
 
 namespace fastnn::FASTNN_ISA {
 
-inline double erfc_split(double x, double sq_hi, double sq_lo) {
+// ForFloat: exp(-x^2) from the float-accuracy exp (callers producing float32 results).
+template <bool ForFloat = false>
+FASTNN_INLINE double erfc_split_t(double x, double sq_hi, double sq_lo) {
   const double e0 = 1.1283791670955126;
     const double e1 = -0.37612638903183465;
     const double e2 = 0.11283791670924812;
@@ -56,7 +58,7 @@ inline double erfc_split(double x, double sq_hi, double sq_lo) {
     // x^2 = sq_hi + sq_lo exactly (given by the caller); clamp like t.
     const double h = ax > 27.5 ? 756.25 : sq_hi;
     const double l = ax > 27.5 ? 0.0 : sq_lo;
-    const double ex = exp_core(-h);
+    const double ex = ForFloat ? exp_nonpos_ff(-h) : exp_core(-h);
     // ---- small branch: |x| < 0.5, erfc = 1 - erf(x), erf odd polynomial
     // small-branch argument: x itself, or (when |x| >= 0.5) the tiny finite low part l;
     // a non-constant finite stand-in keeps r_small finite and stops GCC from
@@ -106,7 +108,11 @@ inline double erfc_split(double x, double sq_hi, double sq_lo) {
     return m * r_small + (1.0 - m) * r_large;
 }
 
-inline double erfc_core(double x) {
+FASTNN_INLINE double erfc_split(double x, double sq_hi, double sq_lo) {
+  return erfc_split_t<false>(x, sq_hi, sq_lo);
+}
+
+FASTNN_INLINE double erfc_core(double x) {
   const double h = x * x;
   return erfc_split(x, h, __builtin_fma(x, x, -h));
 }

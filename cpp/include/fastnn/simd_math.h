@@ -8,16 +8,22 @@
 
 #include "fastnn/isa.h"
 
+// Hot helpers called inside `omp simd` loops: GCC may otherwise keep them as calls, which
+// stops vectorization.
+#ifndef FASTNN_INLINE
+#define FASTNN_INLINE inline __attribute__((always_inline))
+#endif
+
 namespace fastnn::FASTNN_ISA {
 
-inline int64_t as_i64(double x) { return __builtin_bit_cast(int64_t, x); }
-inline double as_f64(int64_t i) { return __builtin_bit_cast(double, i); }
-inline double fabs_(double x) { return as_f64(as_i64(x) & INT64_C(0x7fffffffffffffff)); }
-inline double copysign_(double mag, double sgn) {
+FASTNN_INLINE int64_t as_i64(double x) { return __builtin_bit_cast(int64_t, x); }
+FASTNN_INLINE double as_f64(int64_t i) { return __builtin_bit_cast(double, i); }
+FASTNN_INLINE double fabs_(double x) { return as_f64(as_i64(x) & INT64_C(0x7fffffffffffffff)); }
+FASTNN_INLINE double copysign_(double mag, double sgn) {
   return as_f64((as_i64(mag) & INT64_C(0x7fffffffffffffff)) |
                 (as_i64(sgn) & INT64_C(-0x7fffffffffffffff - 1)));
 }
-inline bool isnan_(double x) { return x != x; }
+FASTNN_INLINE bool isnan_(double x) { return x != x; }
 
 constexpr double kLn2Hi = 0x1.62e42fefa3800p-1;  // 21 significant bits: k*kLn2Hi is exact
 constexpr double kLn2Lo = 0x1.ef35793c76730p-45;
@@ -25,7 +31,7 @@ constexpr double kLog2e = 0x1.71547652b82fep0;
 constexpr double kShifter = 0x1.8p52;
 
 // exp(r) - 1 for |r| <= ln2/2: Taylor series to r^13 (truncation < 5e-18).
-inline double expm1_reduced(double r) {
+FASTNN_INLINE double expm1_reduced(double r) {
   double q = 1.0 / 6227020800.0;         // 1/13!
   q = q * r + 1.0 / 479001600.0;         // 1/12!
   q = q * r + 1.0 / 39916800.0;          // 1/11!
@@ -42,7 +48,7 @@ inline double expm1_reduced(double r) {
 }
 
 // exp(x) for all doubles: 0 below -745.13, inf above 709.78, subnormals rounded once, NaN kept.
-inline double exp_core(double x) {
+FASTNN_INLINE double exp_core(double x) {
   const double xc = x < -760.0 ? -760.0 : (x > 710.0 ? 710.0 : x);
   const double kd = xc * kLog2e + kShifter;
   const double k = kd - kShifter;
@@ -60,7 +66,7 @@ inline double exp_core(double x) {
 }
 
 // expm1(x) for x <= 0 (the callers' domain); exact form near 0, -1 below -40. NaN kept.
-inline double expm1_nonpos(double x) {
+FASTNN_INLINE double expm1_nonpos(double x) {
   const double xc = x < -40.0 ? -40.0 : (x > 0.0 ? 0.0 : x);
   const double kd = xc * kLog2e + kShifter;
   const double k = kd - kShifter;
@@ -74,7 +80,7 @@ inline double expm1_nonpos(double x) {
 }
 
 // log(u) for finite normal u > 0 (the callers pass sums >= 1 or 1 + e, e in [0, 1]).
-inline double log_pos(double u) {
+FASTNN_INLINE double log_pos(double u) {
   const int64_t bits = as_i64(u);
   // Mantissa in [1, 2) and the unbiased exponent as a double, without int->double conversion.
   double m = as_f64((bits & INT64_C(0x000fffffffffffff)) | INT64_C(0x3ff0000000000000));
@@ -102,10 +108,57 @@ inline double log_pos(double u) {
 }
 
 // log1p(e) for e in [0, 1]: log(1 + e) corrected for the rounding of 1 + e.
-inline double log1p_unit(double e) {
+FASTNN_INLINE double log1p_unit(double e) {
   const double u = 1.0 + e;
   const double c = (u - 1.0) - e;
   return log_pos(u) - c / u;
+}
+
+// ---- double helpers for float32 outputs: the argument and the arithmetic stay in double, but
+// the polynomials only need float accuracy (relative error ~1e-10, far below a float ulp).
+
+// exp(r) - 1 on |r| <= ln2/2: Taylor to r^8 (truncation < 1.6e-10 relative).
+FASTNN_INLINE double expm1_reduced_ff(double r) {
+  double q = 1.0 / 40320.0;
+  q = q * r + 1.0 / 5040.0;
+  q = q * r + 1.0 / 720.0;
+  q = q * r + 1.0 / 120.0;
+  q = q * r + 1.0 / 24.0;
+  q = q * r + 1.0 / 6.0;
+  q = q * r + 0.5;
+  return r + (r * r) * q;
+}
+
+// exp(x) for x <= 0 for float32 results: 0 below -708 (far under any float), NaN kept.
+FASTNN_INLINE double exp_nonpos_ff(double x) {
+  const double xc = x < -708.0 ? -708.0 : (x > 0.0 ? 0.0 : x);
+  const double kd = xc * kLog2e + kShifter;
+  const double k = kd - kShifter;
+  double r = xc - k * kLn2Hi;
+  r = r - k * kLn2Lo;
+  const double p = 1.0 + expm1_reduced_ff(r);
+  const int64_t ki = as_i64(kd) - as_i64(kShifter);
+  const double y = p * as_f64((ki + 1023) << 52);
+  return isnan_(x) ? x : (x < -708.0 ? 0.0 : y);
+}
+
+// log(1 + e) for e in [0, 1] for float32 results: series to f^11 (error < 1e-10 relative).
+FASTNN_INLINE double log1p_unit_ff(double e) {
+  const double u = 1.0 + e;
+  const double c = (u - 1.0) - e;
+  const bool big = u > 0x1.6a09e667f3bcdp0;  // u in [1, 2]: halve above sqrt 2
+  const double m = big ? 0.5 * u : u;
+  const double ex = big ? 1.0 : 0.0;
+  const double f = (m - 1.0) / (m + 1.0);
+  const double s = f * f;
+  double q = 2.0 / 11.0;
+  q = q * s + 2.0 / 9.0;
+  q = q * s + 2.0 / 7.0;
+  q = q * s + 2.0 / 5.0;
+  q = q * s + 2.0 / 3.0;
+  const double logm = 2.0 * f + f * s * q;
+  // c / u ~= c: they differ by c e / (1 + e) <= 1.2e-16 e, far below a float ulp of log1p(e).
+  return ex * kLn2Hi + (logm + ex * kLn2Lo) - c;
 }
 
 }  // namespace fastnn::FASTNN_ISA
@@ -114,10 +167,10 @@ inline double log1p_unit(double e) {
 // result stays within the documented ulp bound: twice the lanes of the double path.
 namespace fastnn::FASTNN_ISA {
 
-inline int32_t as_i32(float x) { return __builtin_bit_cast(int32_t, x); }
-inline float as_f32(int32_t i) { return __builtin_bit_cast(float, i); }
-inline float fabsf_(float x) { return as_f32(as_i32(x) & 0x7fffffff); }
-inline float copysignf_(float mag, float sgn) {
+FASTNN_INLINE int32_t as_i32(float x) { return __builtin_bit_cast(int32_t, x); }
+FASTNN_INLINE float as_f32(int32_t i) { return __builtin_bit_cast(float, i); }
+FASTNN_INLINE float fabsf_(float x) { return as_f32(as_i32(x) & 0x7fffffff); }
+FASTNN_INLINE float copysignf_(float mag, float sgn) {
   return as_f32((as_i32(mag) & 0x7fffffff) | (as_i32(sgn) & static_cast<int32_t>(0x80000000u)));
 }
 
@@ -126,7 +179,7 @@ constexpr float kLn2LoF = 0x1.7f7d1cp-20f;
 constexpr float kShifterF = 0x1.8p23f;
 
 // exp(r) - 1 on |r| <= ln2/2: Taylor to r^8 (truncation < 2e-9, ~0.03 ulp).
-inline float expm1_reduced_f(float r) {
+FASTNN_INLINE float expm1_reduced_f(float r) {
   float q = 1.0f / 40320.0f;
   q = q * r + 1.0f / 5040.0f;
   q = q * r + 1.0f / 720.0f;
@@ -138,7 +191,7 @@ inline float expm1_reduced_f(float r) {
 }
 
 // expm1(x) for x <= 0 in float; -1 below -18. NaN and -0 kept.
-inline float expm1_nonpos_f(float x) {
+FASTNN_INLINE float expm1_nonpos_f(float x) {
   const float xc = x < -18.0f ? -18.0f : (x > 0.0f ? 0.0f : x);
   const float kd = xc * 0x1.715476p0f + kShifterF;
   const float k = kd - kShifterF;
@@ -152,7 +205,7 @@ inline float expm1_nonpos_f(float x) {
 }
 
 // exp(x) for x <= 0 in float, subnormal results rounded once; 0 below -104. NaN kept.
-inline float exp_nonpos_f(float x) {
+FASTNN_INLINE float exp_nonpos_f(float x) {
   const float xc = x < -104.0f ? -104.0f : (x > 0.0f ? 0.0f : x);
   const float kd = xc * 0x1.715476p0f + kShifterF;
   const float k = kd - kShifterF;
