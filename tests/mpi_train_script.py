@@ -5,7 +5,8 @@
 MODE "train": every rank starts from a different init (rank 0's is broadcast), trains a small MLP
 with Adam for 20 steps on its shard of each global batch; rank 0 gathers every replica's
 parameter bytes and also trains the same model single-process on the full global batches, and
-saves everything to OUT.npz. MODE "fail": rank 1 raises before the first Allreduce (the job must
+saves everything to OUT.npz. MODE "train_compiled": the same with nn.compile_step(..., grad_hook=ddp.allreduce_gradients).
+MODE "fail": rank 1 raises before the first Allreduce (the job must
 abort, not hang).
 """
 
@@ -31,9 +32,13 @@ def data(dtype):
     return X, y
 
 
-def train(model, X, y, batch_size, ddp=None, rank=None, world_size=None):
+def train(model, X, y, batch_size, ddp=None, compiled=False):
     crit = nn.CrossEntropyLoss()
     opt = fastnn.optim.Adam(model.parameters(), lr=1e-2)
+    step = None
+    if compiled:
+        hook = None if ddp is None else ddp.allreduce_gradients
+        step = nn.compile_step(model, crit, opt, grad_hook=hook)
     losses = []
     for epoch in range(4):  # 160 / 32 = 5 steps per epoch: 20 steps
         if ddp is not None:
@@ -41,6 +46,9 @@ def train(model, X, y, batch_size, ddp=None, rank=None, world_size=None):
         else:
             it = fastnn.data.batches(X, y, batch_size, rng=100 + epoch)
         for xb, yb in it:
+            if step is not None:
+                losses.append(step(xb, yb))
+                continue
             loss = crit(model(xb), yb)
             if ddp is not None:
                 ddp.zero_grad()
@@ -66,12 +74,13 @@ def main(argv):
     grads_are_views = all(np.shares_memory(p.grad, ddp.grad_buffers[0]) for p in ddp.parameters)
     if mode == "fail" and r == 1:
         raise RuntimeError("rank 1 fails on purpose")
-    train(model, X, y, 32, ddp=ddp)
+    compiled = mode == "train_compiled"
+    train(model, X, y, 32, ddp=ddp, compiled=compiled)
     still_views = all(np.shares_memory(p.grad, ddp.grad_buffers[0]) for p in ddp.parameters)
     blobs = comm.gather(ddp.parameters_bytes(), root=0)
     if r == 0:
         ref = make_model(0, dtype)
-        train(ref, X, y, 32)
+        train(ref, X, y, 32, compiled=compiled)
         np.savez(out, size=size,
                  replicas=np.array([np.frombuffer(b, dtype=dtype) for b in blobs]),
                  reference=np.concatenate([p.data.ravel() for p in ref.parameters()]),
