@@ -5,24 +5,28 @@
 MODE "train": every rank starts from a different init (rank 0's is broadcast), trains a small MLP
 with Adam for 20 steps on its shard of each global batch; rank 0 gathers every replica's
 parameter bytes and also trains the same model single-process on the full global batches, and
-saves everything to OUT.npz. MODE "train_compiled": the same with nn.compile_step(..., grad_hook=ddp.allreduce_gradients).
-MODE "fail": rank 1 raises before the first Allreduce (the job must
-abort, not hang).
+saves everything to OUT.npz. MODE "train_compiled": the same with
+nn.compile_step(..., grad_hook=ddp.allreduce_gradients). MODE "fail": rank 1 raises before the
+first Allreduce (the job must abort, not hang).
 """
 
 import sys
 
-import numpy as np
-
 import fastnn
+import numpy as np
 from fastnn import nn
 from fastnn.distributed import DataParallel, shard_batches
 
 
 def make_model(seed, dtype):
     fastnn.manual_seed(seed)
-    return nn.Sequential(nn.Linear(12, 32, dtype=dtype), nn.Tanh(), nn.Linear(32, 16, dtype=dtype),
-                         nn.ReLU(), nn.Linear(16, 4, dtype=dtype))
+    return nn.Sequential(
+        nn.Linear(12, 32, dtype=dtype),
+        nn.Tanh(),
+        nn.Linear(32, 16, dtype=dtype),
+        nn.ReLU(),
+        nn.Linear(16, 4, dtype=dtype),
+    )
 
 
 def data(dtype):
@@ -81,10 +85,13 @@ def main(argv):
     if r == 0:
         ref = make_model(0, dtype)
         train(ref, X, y, 32, compiled=compiled)
-        np.savez(out, size=size,
-                 replicas=np.array([np.frombuffer(b, dtype=dtype) for b in blobs]),
-                 reference=np.concatenate([p.data.ravel() for p in ref.parameters()]),
-                 views=np.array([grads_are_views, still_views]))
+        np.savez(
+            out,
+            size=size,
+            replicas=np.array([np.frombuffer(b, dtype=dtype) for b in blobs]),
+            reference=np.concatenate([p.data.ravel() for p in ref.parameters()]),
+            views=np.array([grads_are_views, still_views]),
+        )
 
 
 if __name__ == "__main__":

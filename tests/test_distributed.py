@@ -1,17 +1,19 @@
 """fastnn.distributed: data-parallel training over MPI (skipped without mpi4py / mpiexec)."""
 
+import importlib.util
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
 
+import fastnn
 import numpy as np
 import pytest
 
-import fastnn
-
-pytest.importorskip("mpi4py")
+needs_mpi = pytest.mark.skipif(
+    importlib.util.find_spec("mpi4py") is None, reason="mpi4py is not installed"
+)
 
 SCRIPT = pathlib.Path(__file__).parent / "mpi_train_script.py"
 
@@ -28,10 +30,17 @@ def _mpiexec():
 
 def _launch(n, *args):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", str(SCRIPT),
-                           *map(str, args)], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", str(SCRIPT), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
 
 
+@needs_mpi
 @pytest.mark.parametrize("mode", ["train", "train_compiled"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_two_ranks_match_single_process(tmp_path, dtype, mode):
@@ -51,12 +60,14 @@ def test_two_ranks_match_single_process(tmp_path, dtype, mode):
         np.testing.assert_allclose(reps[0], r["reference"], rtol=1e-5, atol=1e-6)
 
 
+@needs_mpi
 def test_failing_rank_aborts_the_job(tmp_path):
     res = _launch(2, "fail", "float32", tmp_path / "x.npz")
     assert res.returncode != 0
     assert "rank 1 fails on purpose" in res.stdout + res.stderr
 
 
+@needs_mpi
 def test_single_process_world():
     from fastnn.distributed import DataParallel
 
@@ -89,8 +100,9 @@ def test_batches_sharding_covers_each_global_batch():
     X = np.arange(23 * 2, dtype=np.float64).reshape(23, 2)
     y = np.arange(23)
     full = list(fastnn.data.batches(X, y, batch_size=8, rng=5))
-    parts = [list(fastnn.data.batches(X, y, batch_size=8, rng=5, rank=k, world_size=3))
-             for k in range(3)]
+    parts = [
+        list(fastnn.data.batches(X, y, batch_size=8, rng=5, rank=k, world_size=3)) for k in range(3)
+    ]
     assert all(len(p) == len(full) for p in parts)
     for i, (xb, yb) in enumerate(full):
         np.testing.assert_array_equal(np.concatenate([p[i][1] for p in parts]), yb)
@@ -114,8 +126,9 @@ def test_compile_step_grad_hook():
 
     def make():
         fastnn.manual_seed(3)
-        m = nn.Sequential(nn.Linear(5, 4, dtype=np.float64), nn.Tanh(),
-                          nn.Linear(4, 3, dtype=np.float64))
+        m = nn.Sequential(
+            nn.Linear(5, 4, dtype=np.float64), nn.Tanh(), nn.Linear(4, 3, dtype=np.float64)
+        )
         return m, fastnn.optim.SGD(m.parameters(), lr=0.1)
 
     # A hook that doubles the gradients in place == lr doubled.
@@ -171,3 +184,30 @@ def test_compile_step_grad_hook():
         np.testing.assert_array_equal(p.data, b)  # update skipped
     s3.grad_hook = None
     assert s3.grad_hook is None
+
+
+EXAMPLE = pathlib.Path(__file__).parent.parent / "examples" / "mpi" / "distributed_train.py"
+
+
+@needs_mpi
+@pytest.mark.parametrize("compiled", [False, True])
+def test_example_single_process(compiled):
+    import runpy
+
+    losses = runpy.run_path(str(EXAMPLE))["main"](epochs=6, verbose=False, compiled=compiled)
+    assert losses[-1] < 0.5 * losses[0]
+
+
+@needs_mpi
+def test_example_two_ranks():
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    res = subprocess.run(
+        [_mpiexec(), "-n", "2", sys.executable, "-m", "mpi4py", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "(2 ranks)" in res.stdout

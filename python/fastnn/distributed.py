@@ -35,19 +35,26 @@ single-process training on the global batch. Use a global batch size divisible b
 (``shard_batches`` splits each global batch as evenly as possible; the last, partial batch of an
 epoch is weighted slightly differently unless ``drop_last=True``).
 
-Limitations / follow-ups: no bucketed ``Iallreduce`` overlap with backward (the fastnn backward
-is one pass over a handful of big layers, so there is little to overlap); the compiled step
-(``fastnn.nn.compile_step``) runs backward and the update in one native call with no hook in
-between, so it cannot be used with DataParallel yet (use the module path).
+Compiled path: ``step = fastnn.nn.compile_step(model, crit, opt,
+grad_hook=ddp.allreduce_gradients)``; ``step(xb, yb)`` then runs forward + backward natively,
+calls the hook (GIL held) and applies the update to the averaged gradients. The compiled step
+overwrites the gradients (no accumulation), so no zero_grad is needed; after the first step it
+writes them straight into the DataParallel buffer.
+
+Limitations / follow-ups: no bucketed ``Iallreduce`` overlap with backward (one blocking
+Allreduce after backward; fastnn's backward is a few large GEMMs, so the overlap would hide at
+most the exchange of the last layers' gradients); reductions use MPI's builtin SUM, which MPICH
+computes identically on every rank (replicas stay bitwise equal; ``parameters_bytes()`` helps
+to check).
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Tuple
+from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["DataParallel", "shard_batches", "get_comm", "rank", "world_size"]
+__all__ = ["DataParallel", "get_comm", "rank", "shard_batches", "world_size"]
 
 
 def _mpi():
@@ -172,10 +179,18 @@ class DataParallel:
         return b"".join(p.data.tobytes() for p in self.parameters)
 
 
-def shard_batches(X, y=None, batch_size: int = 32, rng_seed=0, comm=None, *, shuffle=True,
-                  drop_last: bool = False, rank: Optional[int] = None,
-                  world_size: Optional[int] = None
-                  ) -> Iterator[Tuple[np.ndarray, Optional[np.ndarray]]]:
+def shard_batches(
+    X,
+    y=None,
+    batch_size: int = 32,
+    rng_seed=0,
+    comm=None,
+    *,
+    shuffle=True,
+    drop_last: bool = False,
+    rank: int | None = None,
+    world_size: int | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
     """This rank's part of each global batch of one epoch.
 
     Every rank draws the same permutation (``np.random.default_rng(rng_seed)``: use the same seed
@@ -190,5 +205,13 @@ def shard_batches(X, y=None, batch_size: int = 32, rng_seed=0, comm=None, *, shu
         rank = c.Get_rank() if rank is None else rank
         world_size = c.Get_size() if world_size is None else world_size
     rng = np.random.default_rng(rng_seed)
-    return batches(X, y, batch_size=batch_size, shuffle=shuffle, rng=rng, drop_last=drop_last,
-                   rank=rank, world_size=world_size)
+    return batches(
+        X,
+        y,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        rng=rng,
+        drop_last=drop_last,
+        rank=rank,
+        world_size=world_size,
+    )
