@@ -101,6 +101,13 @@ double TrainStepCore<T>::run(const T* x, int64_t m, const TrainLossCall<T>& loss
                            scratch_.get());
     std::swap(g, g_other);
   }
+  update(optim, n_optim);
+  return total;
+}
+
+template <class T>
+void TrainStepCore<T>::update(const TrainOptimCall<T>* optim, int64_t n_optim) {
+  const auto& k = kernels().get<T>();
   // Optimizer, one fused multi-tensor call per parameter group.
   for (int64_t i = 0; i < n_optim; ++i) {
     const TrainOptimCall<T>& o = optim[i];
@@ -110,7 +117,6 @@ double TrainStepCore<T>::run(const T* x, int64_t m, const TrainLossCall<T>& loss
     else
       k.optim.sgd(o.ts, o.count, o.h);
   }
-  return total;
 }
 
 template class TrainStepCore<float>;

@@ -553,9 +553,42 @@ class TrainStep {
     }
     const T* xd = reinterpret_cast<const T*>(xp->data);
     double total;
-    {
+    const int64_t n_calls = static_cast<int64_t>(calls.size());
+    if (hook_.is_none()) {
       py::gil_scoped_release nogil;
-      total = core.run(xd, m, lc, tp.data(), calls.data(), static_cast<int64_t>(calls.size()));
+      total = core.run(xd, m, lc, tp.data(), calls.data(), n_calls);
+    } else {
+      {
+        py::gil_scoped_release nogil;
+        total = core.run(xd, m, lc, tp.data(), calls.data(), 0);
+      }
+      // Between backward and the update: the hook (e.g. an MPI gradient allreduce) may modify
+      // the gradients in place or assign p.grad a new array (which is then adopted: validated,
+      // and the update reads from it; later steps write their gradients into it).
+      hook_();
+      for (size_t i = 0; i < np_; ++i) {
+        Slot& s = slots_[i];
+        py::object g = py::reinterpret_steal<py::object>(
+            PyObject_GetAttr(s.param.ptr(), keys_.grad_.ptr()));
+        if (!g) throw py::error_already_set();
+        if (g.ptr() == s.grad.ptr()) continue;
+        if (g.is_none())
+          throw py::value_error("grad_hook set parameter " + std::to_string(i) + ".grad to None");
+        check_state(g.ptr(), s, "parameter " + std::to_string(i) + ".grad");
+        s.grad = g;
+      }
+      size_t kk = 0;
+      for (size_t gi = 0; gi < group_lists_.size(); ++gi)
+        for (int i : group_members_[gi]) ts[kk++].grad = ptr<T>(slots_[i].grad);
+      {
+        size_t si = 0;
+        for (size_t l = 0; l < n_layers_; ++l) {
+          tp[l].gw = ptr<T>(slots_[si++].grad);
+          if (layer_bias_[l]) tp[l].gb = ptr<T>(slots_[si++].grad);
+        }
+      }
+      py::gil_scoped_release nogil;
+      core.update(calls.data(), n_calls);
     }
     const T loss = static_cast<T>(mean_ ? total / denom : total);
     return py::reinterpret_steal<py::object>(PyFloat_FromDouble(static_cast<double>(loss)));
@@ -661,7 +694,16 @@ class TrainStep {
   std::vector<TrainOptimCall<float>> calls32_;
   std::vector<TrainOptimCall<double>> calls64_;
   py::object zeros_like_, empty_like_;
+  py::object hook_ = py::none();
   std::atomic<bool> busy_{false};
+
+ public:
+  py::object get_hook() const { return hook_; }
+  void set_hook(py::object h) {
+    if (!h.is_none() && !PyCallable_Check(h.ptr()))
+      throw py::type_error("grad_hook must be callable or None");
+    hook_ = std::move(h);
+  }
 };
 
 }  // namespace
@@ -684,7 +726,9 @@ optimizer.state is updated exactly as optimizer.step() would.)doc")
                              "How many times the workspaces grew after construction.")
       .def_property_readonly("capacity", &TrainStep::capacity,
                              "Rows the workspaces hold (the largest batch so far, or more).")
-      .def_property_readonly("dtype", &TrainStep::dtype_name_);
+      .def_property_readonly("dtype", &TrainStep::dtype_name_)
+      .def_property("grad_hook", &TrainStep::get_hook, &TrainStep::set_hook,
+                    "Callable run between backward and the optimizer update (or None).");
 }
 
 }  // namespace fastnn::bind

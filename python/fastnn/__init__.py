@@ -33,7 +33,7 @@ from .parameter import Parameter
 from . import optim
 from .optim import adagrad_step, adam_step, clip_grad_norm_, clip_grad_value_, rmsprop_step, sgd_step
 from .random import manual_seed
-from . import random, data, nn
+from . import random, data, nn, distributed
 from .autograd import Tensor, no_grad
 
 __version__ = _C._build_info()["version"]
@@ -46,6 +46,7 @@ __all__ = [
     "nn",
     "optim",
     "data",
+    "distributed",
     "random",
     "adam_step",
     "sgd_step",

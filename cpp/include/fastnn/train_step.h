@@ -69,6 +69,8 @@ class TrainStepCore {
   // Call from outside OpenMP regions, GIL released. No allocation.
   double run(const T* x, int64_t m, const TrainLossCall<T>& loss, const TrainParams<T>* params,
              const TrainOptimCall<T>* optim, int64_t n_optim);
+  // Only the optimizer calls (run(..., nullptr, 0) then update(...) == run(..., optim, n)).
+  void update(const TrainOptimCall<T>* optim, int64_t n_optim);
 
  private:
   struct Free {

@@ -62,7 +62,7 @@ def _activation(m):
     return name, vals[0], vals[1]
 
 
-def compile_step(model, loss_fn, optimizer, *, batch_size: int = 0):
+def compile_step(model, loss_fn, optimizer, *, batch_size: int = 0, grad_hook=None):
     """Compile ``model`` + ``loss_fn`` + ``optimizer`` into one native training step.
 
     Supported: ``nn.Sequential`` (nested Sequentials are flattened) of ``nn.Linear`` layers (with
@@ -78,6 +78,13 @@ def compile_step(model, loss_fn, optimizer, *, batch_size: int = 0):
     (any trailing shape with Flatten); y: int64/int32 class indices (batch,) for cross entropy,
     or (batch, out_features) targets of the parameters' dtype for MSE. ``batch_size`` pre-sizes
     the workspaces (they also grow on demand).
+
+    ``grad_hook``: a callable (no arguments) run with the GIL held between backward and the
+    optimizer update, when every ``p.grad`` holds this step's gradient; it may modify them in
+    place or assign ``p.grad`` a new array of the same shape/dtype (C-contiguous, writeable), which
+    the update then reads and later steps write into. E.g. ``grad_hook=ddp.allreduce_gradients``
+    for fastnn.distributed.DataParallel. Also settable later as ``step.grad_hook``. If the hook
+    raises, the update is skipped (but the optimizer's step counters were already advanced).
     """
     from ..optim import SGD, Adam, AdamW
 
@@ -158,8 +165,11 @@ def compile_step(model, loss_fn, optimizer, *, batch_size: int = 0):
     if len(dtypes) != 1:
         raise TypeError("compile_step: the model's parameters mix dtypes "
                         f"{sorted(str(d) for d in dtypes)}; convert it with .float() or .double()")
-    return _C.TrainStep([tuple(lay) for lay in layers], flatten, loss, loss_fn.reduction,
+    step = _C.TrainStep([tuple(lay) for lay in layers], flatten, loss, loss_fn.reduction,
                         ignore_index, smoothing, optimizer, kind, groups, int(batch_size))
+    if grad_hook is not None:
+        step.grad_hook = grad_hook
+    return step
 
 
 
