@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 import fastnn
-
+import numpy as np
 from bench_activations import BACKWARD, FORWARD, np_backward, np_forward
 
 try:
@@ -35,9 +33,16 @@ def best_times(fns, rounds):
 
 def torch_forward(name):
     F = torch.nn.functional
-    return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "gelu": F.gelu,
-            "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"), "silu": F.silu,
-            "softplus": F.softplus, "elu": F.elu}[name]
+    return {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "gelu": F.gelu,
+        "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+        "silu": F.silu,
+        "softplus": F.softplus,
+        "elu": F.elu,
+    }[name]
 
 
 def main():
@@ -49,9 +54,13 @@ def main():
     fastnn.set_num_threads(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
-    print(f"fastnn {fastnn.__version__}, SIMD {fastnn.simd_level()}, {args.threads} threads; "
-          f"best of {args.rounds}; times in microseconds\n")
-    print("| kernel | n | fastnn | NumPy | torch | roofline | NumPy/fastnn | torch/fastnn | roofline/fastnn |")
+    print(
+        f"fastnn {fastnn.__version__}, SIMD {fastnn.simd_level()}, {args.threads} threads; "
+        f"best of {args.rounds}; times in microseconds\n"
+    )
+    print(
+        "| kernel | n | fastnn | NumPy | torch | roofline | NumPy/fastnn | torch/fastnn | roofline/fastnn |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in [int(s) for s in args.sizes.split(",")]:
         rng = np.random.default_rng(0)
@@ -78,9 +87,12 @@ def main():
                 b = best_times(fns, rounds)
                 us = {k: v * 1e6 for k, v in b.items()}
                 t = us.get("torch", float("nan"))
-                print(f"| {name} {kind} | {n:,} | {us['fastnn']:.1f} | {us['numpy']:.1f} | {t:.1f} | "
-                      f"{us['roof']:.1f} | {us['numpy'] / us['fastnn']:.2f} | {t / us['fastnn']:.2f} | "
-                      f"{us['roof'] / us['fastnn']:.2f} |", flush=True)
+                print(
+                    f"| {name} {kind} | {n:,} | {us['fastnn']:.1f} | {us['numpy']:.1f} | {t:.1f} | "
+                    f"{us['roof']:.1f} | {us['numpy'] / us['fastnn']:.2f} | {t / us['fastnn']:.2f} | "
+                    f"{us['roof'] / us['fastnn']:.2f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

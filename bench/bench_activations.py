@@ -6,12 +6,11 @@ Rooflines use fastnn's own threads: `identity` (forward: read 4 B + write 4 B pe
 `identity_backward` (backward: read 8 B + write 4 B), which are pure memory traffic through the
 same driver, threads and thresholds as every other activation."""
 
+import fastnn
 import numpy as np
 import pytest
 from conftest import rand32
 from scipy import special
-
-import fastnn
 
 SIZES = [1_000, 100_000, 16_000_000]
 S2PI = np.float32(0.7978845608028654)
@@ -27,7 +26,9 @@ def np_forward(name, x, out):
     if name == "gelu":
         return np.multiply(0.5 * x, special.erfc(-x / np.float32(np.sqrt(2))), out=out)
     if name == "gelu_tanh":
-        return np.multiply(0.5 * x, 1 + np.tanh(S2PI * (x + np.float32(0.044715) * x * x * x)), out=out)
+        return np.multiply(
+            0.5 * x, 1 + np.tanh(S2PI * (x + np.float32(0.044715) * x * x * x)), out=out
+        )
     if name == "silu":
         return np.multiply(x, special.expit(x), out=out)
     if name == "softplus":
@@ -85,9 +86,16 @@ def test_forward_numpy(benchmark, name, n):
 def test_forward_torch(benchmark, torch_mod, name, n):
     benchmark.group = f"forward {name} n={n}"
     F = torch_mod.nn.functional
-    fns = {"sigmoid": torch_mod.sigmoid, "tanh": torch_mod.tanh, "relu": torch_mod.relu,
-           "gelu": F.gelu, "gelu_tanh": lambda t, out=None: F.gelu(t, approximate="tanh"),
-           "silu": F.silu, "softplus": F.softplus, "elu": F.elu}
+    fns = {
+        "sigmoid": torch_mod.sigmoid,
+        "tanh": torch_mod.tanh,
+        "relu": torch_mod.relu,
+        "gelu": F.gelu,
+        "gelu_tanh": lambda t, out=None: F.gelu(t, approximate="tanh"),
+        "silu": F.silu,
+        "softplus": F.softplus,
+        "elu": F.elu,
+    }
     x = torch_mod.from_numpy(rand32(n))
     benchmark(fns[name], x)
 

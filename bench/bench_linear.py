@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import timeit
 
+import fastnn
 import numpy as np
 import pytest
-
-import fastnn
 
 try:
     import torch
@@ -54,8 +53,9 @@ def cases(shape):
     c = {
         "fastnn fwd": lambda: fastnn.linear(x, w, b, ACT, out=out),
         "numpy fwd": lambda: numpy_forward(x, w, b),
-        "fastnn bwd": lambda: fastnn.linear_backward(g, x, w, activation=ACT, y=y, grad_input=gi,
-                                                     grad_weight=gw, grad_bias=gb),
+        "fastnn bwd": lambda: fastnn.linear_backward(
+            g, x, w, activation=ACT, y=y, grad_input=gi, grad_weight=gw, grad_bias=gb
+        ),
         "numpy bwd": lambda: numpy_backward(g, x, w, y),
     }
     if torch is not None:
@@ -76,8 +76,9 @@ def cases(shape):
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("impl", ["fastnn fwd", "numpy fwd", "torch fwd", "fastnn bwd",
-                                  "numpy bwd", "torch bwd"])
+@pytest.mark.parametrize(
+    "impl", ["fastnn fwd", "numpy fwd", "torch fwd", "fastnn bwd", "numpy bwd", "torch bwd"]
+)
 def test_linear(benchmark, shape, impl):
     c = cases(shape)
     if impl not in c:
@@ -100,20 +101,26 @@ def main():
         torch.set_num_threads(fastnn.get_num_threads())
         print("torch", torch.__version__, "threads", torch.get_num_threads())
     print("\n## linear + relu, float32, fastnn.get_num_threads() =", fastnn.get_num_threads())
-    print("| shape (batch, in -> out) | pass | fastnn | NumPy | torch | NumPy/fastnn | torch/fastnn |")
+    print(
+        "| shape (batch, in -> out) | pass | fastnn | NumPy | torch | NumPy/fastnn | torch/fastnn |"
+    )
     print("|---|---|---|---|---|---|---|")
     for shape in SHAPES:
         c = cases(shape)
         for p in ("fwd", "bwd"):
             t = {k.split()[0]: best(v) for k, v in c.items() if k.endswith(p)}
             tt = t.get("torch", float("nan"))
-            print(f"| {shape[0]} x {shape[1]} -> {shape[2]} | {p} | {t['fastnn']*1e6:.1f} us | "
-                  f"{t['numpy']*1e6:.1f} us | {tt*1e6:.1f} us | {t['numpy']/t['fastnn']:.2f} | "
-                  f"{tt/t['fastnn']:.2f} |")
+            print(
+                f"| {shape[0]} x {shape[1]} -> {shape[2]} | {p} | {t['fastnn'] * 1e6:.1f} us | "
+                f"{t['numpy'] * 1e6:.1f} us | {tt * 1e6:.1f} us | {t['numpy'] / t['fastnn']:.2f} | "
+                f"{tt / t['fastnn']:.2f} |"
+            )
 
     print("\n## raw GEMM rate y(m, n) = x(m, k) @ W(n, k)^T, GFLOP/s (best of 7)")
-    print("| dtype | m x k -> n | BLAS 1 thread | BLAS 2 threads | fastnn small kernel "
-          "(avx512 / avx2) | fastnn policy |")
+    print(
+        "| dtype | m x k -> n | BLAS 1 thread | BLAS 2 threads | fastnn small kernel "
+        "(avx512 / avx2) | fastnn policy |"
+    )
     print("|---|---|---|---|---|---|")
     extra = [(64, 64, 64), (128, 128, 128), (64, 256, 256), (256, 256, 256)]
     level = fastnn.simd_level()
@@ -129,23 +136,30 @@ def main():
                 for lvl in ("avx512", "avx2"):
                     if lvl in fastnn.supported_simd_levels():
                         fastnn._C._set_simd_level(lvl)
-                        small.append(fastnn._C._bench_gemm(dt, "small", m, n, k, number=number,
-                                                           repeat=7))
+                        small.append(
+                            fastnn._C._bench_gemm(dt, "small", m, n, k, number=number, repeat=7)
+                        )
                 fastnn._C._set_simd_level(level)
             s = " / ".join(f"{fl / v / 1e9:.0f}" for v in small) or "-"
-            print(f"| {dt} | {m} x {k} -> {n} | {fl / r['blas1'] / 1e9:.0f} | "
-                  f"{fl / r['blasN'] / 1e9:.0f} | {s} | {fl / r['blas'] / 1e9:.0f} |")
+            print(
+                f"| {dt} | {m} x {k} -> {n} | {fl / r['blas1'] / 1e9:.0f} | "
+                f"{fl / r['blasN'] / 1e9:.0f} | {s} | {fl / r['blas'] / 1e9:.0f} |"
+            )
 
     print("\n## thread policy: GEMM then 2-thread OpenMP relu over 1M floats, alternating")
-    print("| GEMM m x k -> n | BLAS threads | alternating / iter | GEMM alone | relu alone |"
-          " overhead of alternating |")
+    print(
+        "| GEMM m x k -> n | BLAS threads | alternating / iter | GEMM alone | relu alone |"
+        " overhead of alternating |"
+    )
     print("|---|---|---|---|---|---|")
     for m, k, n in [(256, 1024, 1024), (64, 256, 256)]:
         for bt in (1, 2):
             res = [fastnn._C._bench_alternate(m, n, k, 1 << 20, bt, 2, 30) for _ in range(5)]
             a, g, e = (min(r[i] for r in res) for i in range(3))
-            print(f"| {m} x {k} -> {n} | {bt} | {a*1e3:.3f} ms | {g*1e3:.3f} ms | {e*1e3:.3f} ms |"
-                  f" {(a - g - e)*1e3:+.3f} ms |")
+            print(
+                f"| {m} x {k} -> {n} | {bt} | {a * 1e3:.3f} ms | {g * 1e3:.3f} ms | {e * 1e3:.3f} ms |"
+                f" {(a - g - e) * 1e3:+.3f} ms |"
+            )
 
 
 if __name__ == "__main__":

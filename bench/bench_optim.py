@@ -45,16 +45,23 @@ def fastnn_step(algo, sizes):
     def step():
         t[0] += 1
         if algo == "sgd":
-            fastnn.sgd_step(ps, gs, s1, lr=HP["lr"], momentum=HP["momentum"],
-                            first_step=t[0] == 1)
+            fastnn.sgd_step(ps, gs, s1, lr=HP["lr"], momentum=HP["momentum"], first_step=t[0] == 1)
         elif algo == "adagrad":
             fastnn.adagrad_step(ps, gs, s1, step=t[0], lr=HP["lr"])
         elif algo == "rmsprop":
             fastnn.rmsprop_step(ps, gs, s1, lr=HP["lr"], alpha=HP["alpha"])
         else:
-            fastnn.adam_step(ps, gs, s1, s2, step=t[0], lr=HP["lr"],
-                             weight_decay=HP["wd"] if algo == "adamw" else 0.0,
-                             decoupled=algo == "adamw")
+            fastnn.adam_step(
+                ps,
+                gs,
+                s1,
+                s2,
+                step=t[0],
+                lr=HP["lr"],
+                weight_decay=HP["wd"] if algo == "adamw" else 0.0,
+                decoupled=algo == "adamw",
+            )
+
     return step
 
 
@@ -113,6 +120,7 @@ def numpy_step(algo, sizes):
                 np.divide(a, w, out=w)
                 w *= -lr / bc1
                 p += w
+
     return step
 
 
@@ -142,6 +150,7 @@ def torch_step(algo, sizes, mode):
     def step():
         with torch.no_grad():
             opt.step()
+
     return step
 
 
@@ -190,10 +199,14 @@ def _time(fn, rounds=15, warmup=3):
 
 
 def main():
-    print(f"fastnn {fastnn.__version__}, SIMD {fastnn.simd_level()}, "
-          f"threads {fastnn.get_num_threads()}, torch {getattr(torch, '__version__', '-')}")
-    print("| algorithm | layout | fastnn ms | GB/s | NumPy ms | torch foreach ms | torch fused ms"
-          " | roofline ms | vs NumPy | vs foreach | vs fused | of roofline |")
+    print(
+        f"fastnn {fastnn.__version__}, SIMD {fastnn.simd_level()}, "
+        f"threads {fastnn.get_num_threads()}, torch {getattr(torch, '__version__', '-')}"
+    )
+    print(
+        "| algorithm | layout | fastnn ms | GB/s | NumPy ms | torch foreach ms | torch fused ms"
+        " | roofline ms | vs NumPy | vs foreach | vs fused | of roofline |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for layout, sizes in LAYOUTS.items():
         for algo in ALGOS:
@@ -210,10 +223,14 @@ def main():
 
             def ratio(x):
                 return "-" if x is None else f"{x / f:.2f}x"
-            print(f"| {algo} | {layout} | {ms(f)} | {gbs:.1f} | {ms(t['numpy'])} | "
-                  f"{ms(t['torch_foreach'])} | {ms(t['torch_fused'])} | {ms(t['roofline'])} | "
-                  f"{ratio(t['numpy'])} | {ratio(t['torch_foreach'])} | "
-                  f"{ratio(t['torch_fused'])} | {t['roofline'] / f:.2f} |", flush=True)
+
+            print(
+                f"| {algo} | {layout} | {ms(f)} | {gbs:.1f} | {ms(t['numpy'])} | "
+                f"{ms(t['torch_foreach'])} | {ms(t['torch_fused'])} | {ms(t['roofline'])} | "
+                f"{ratio(t['numpy'])} | {ratio(t['torch_foreach'])} | "
+                f"{ratio(t['torch_fused'])} | {t['roofline'] / f:.2f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -18,13 +18,12 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
+from fastnn.sklearn import MLPClassifier as FnMLP  # noqa: E402
 from sklearn.datasets import load_digits, make_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.neural_network import MLPClassifier as SkMLP  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-
-from fastnn.sklearn import MLPClassifier as FnMLP  # noqa: E402
 
 
 def _digits(dtype=np.float64):

@@ -62,7 +62,9 @@ def main() -> None:
         line = f"  {name:8s} worst {ulp} ulp" + (f" at x = {where!r}" if where is not None else "")
         if args.kind == "derivative":
             b, at = beyond[name]
-            line += f"; beyond the 2e-7 floor: {b} ulp" + (f" at x = {at!r}" if at is not None else "")
+            line += f"; beyond the 2e-7 floor: {b} ulp" + (
+                f" at x = {at!r}" if at is not None else ""
+            )
         print(line)
 
 

@@ -1,8 +1,7 @@
 """A 100 -> 64 -> 10 classifier with cross-entropy and Adam, written as a tutorial Net class."""
 
-import numpy as np
-
 import fastnn
+import numpy as np
 from fastnn import nn
 from fastnn.nn import functional as F
 

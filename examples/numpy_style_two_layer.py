@@ -1,9 +1,8 @@
 """The NumPy-tutorial 2-layer sigmoid network trained by plain gradient descent, with fastnn's
 kernels doing the work: linear layers with the sigmoid fused, the fused backward, and sgd_step."""
 
-import numpy as np
-
 import fastnn
+import numpy as np
 
 
 def main(steps=2000, lr=0.5, verbose=True):
@@ -19,8 +18,9 @@ def main(steps=2000, lr=0.5, verbose=True):
         out = fastnn.linear(h, W2, b2, "sigmoid")
         loss, g_out = fastnn.mse_loss_forward_backward(out, y)
         gh, gW2, gb2 = fastnn.linear_backward(g_out, h, W2, activation="sigmoid", y=out)
-        _, gW1, gb1 = fastnn.linear_backward(gh, X, W1, activation="sigmoid", y=h,
-                                             need_grad_input=False)
+        _, gW1, gb1 = fastnn.linear_backward(
+            gh, X, W1, activation="sigmoid", y=h, need_grad_input=False
+        )
         fastnn.sgd_step(params, [gW1, gb1, gW2, gb2], lr=lr)
         losses.append(float(loss))
         if verbose and step % 400 == 0:

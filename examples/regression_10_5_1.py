@@ -1,8 +1,7 @@
 """A 10 -> 5 -> 1 regression net trained with MSE and Adam (the classic PyTorch example, ported)."""
 
-import numpy as np
-
 import fastnn
+import numpy as np
 from fastnn import nn
 
 

@@ -1,8 +1,7 @@
 """A single sigmoid neuron fitted with plain SGD on the MSE (the textbook perceptron-style model)."""
 
-import numpy as np
-
 import fastnn
+import numpy as np
 from fastnn import nn
 
 

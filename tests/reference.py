@@ -60,10 +60,14 @@ DERIVATIVE = {
     "leaky_relu": lambda x, s=0.01: _where(x > 0, 1.0, s),
     "elu": lambda x, a=1.0: _where(x <= 0, a * np.exp(np.minimum(x, 0)), 1.0),
     "selu": lambda x: SELU_SCALE * _where(x <= 0, SELU_ALPHA * np.exp(np.minimum(x, 0)), 1.0),
-    "gelu": lambda x: 0.5 * special.erfc(-x / np.sqrt(2)) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi),
+    "gelu": lambda x: (
+        0.5 * special.erfc(-x / np.sqrt(2)) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+    ),
     "gelu_tanh": gelu_tanh_d,
     "silu": lambda x: special.expit(x) * (1 + x * special.expit(-x)),
-    "softplus": lambda x, beta=1.0, threshold=20.0: _where(beta * x > threshold, 1.0, special.expit(beta * x)),
+    "softplus": lambda x, beta=1.0, threshold=20.0: _where(
+        beta * x > threshold, 1.0, special.expit(beta * x)
+    ),
     "hardsigmoid": lambda x: _where((x > -3) & (x < 3), 1 / 6, 0.0),
     "hardswish": lambda x: _where(x <= -3, 0.0, _where(x < 3, x / 3 + 0.5, 1.0)),
 }

@@ -4,10 +4,9 @@ Tolerances: float32 results within 2 ulp of the float64 reference rounded to flo
 = number of float32 values between the two, see reference.ulp_distance); float64 results within
 1e-14 relative. Every test runs at every SIMD level this CPU has (the simd_level fixture)."""
 
+import fastnn
 import numpy as np
 import pytest
-
-import fastnn
 from reference import DERIVATIVE, FORWARD, ulp_distance
 
 NAMES = list(FORWARD)
@@ -18,8 +17,30 @@ SIZES = [0, 1, 15, 16, 17, 1023, 10**6 + 3]
 def edge_values(dtype):
     fi = np.finfo(dtype)
     tiny_denormal = fi.smallest_subnormal
-    vals = [0.0, -0.0, np.inf, -np.inf, np.nan, 88.0, -88.0, 1e-30, -1e-30, tiny_denormal,
-            -tiny_denormal, fi.max, -fi.max, fi.tiny, -fi.tiny, 3.0, -3.0, 20.0, 30.0, -30.0, 1.0, -1.0]
+    vals = [
+        0.0,
+        -0.0,
+        np.inf,
+        -np.inf,
+        np.nan,
+        88.0,
+        -88.0,
+        1e-30,
+        -1e-30,
+        tiny_denormal,
+        -tiny_denormal,
+        fi.max,
+        -fi.max,
+        fi.tiny,
+        -fi.tiny,
+        3.0,
+        -3.0,
+        20.0,
+        30.0,
+        -30.0,
+        1.0,
+        -1.0,
+    ]
     return np.array(vals, dtype=dtype)
 
 
@@ -48,9 +69,11 @@ def big32():
     # 10^6 fresh inputs, references computed once for all SIMD levels.
     x = sample(np.float32, 10**6, seed=np.random.SeedSequence().entropy % 2**32)
     x64 = x.astype(np.float64)
-    return x, {name: FORWARD[name](x64).astype(np.float32) for name in NAMES}, {
-        name: DERIVATIVE[name](x64) for name in NAMES
-    }
+    return (
+        x,
+        {name: FORWARD[name](x64).astype(np.float32) for name in NAMES},
+        {name: DERIVATIVE[name](x64) for name in NAMES},
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -61,7 +84,9 @@ def test_forward_float32_ulp(simd_level, big32, name):
     d = ulp_distance(y, ref[name])
     worst = int(d.max())
     bad = x[d.argmax()]
-    assert worst <= 2, f"{name}: {worst} ulp at x={bad!r} (got {y[d.argmax()]!r}, want {ref[name][d.argmax()]!r})"
+    assert worst <= 2, (
+        f"{name}: {worst} ulp at x={bad!r} (got {y[d.argmax()]!r}, want {ref[name][d.argmax()]!r})"
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -80,9 +105,14 @@ def test_derivative_float32(simd_level, big32, name):
 def test_float64_relative(simd_level, name):
     x = sample(np.float64, 200_000, seed=1234)
     if name == "gelu":
-        x = x[~(x < -5)]  # scipy's erfc(-x/sqrt2) reference loses x^2 ulps there; see the mpmath test
+        x = x[
+            ~(x < -5)
+        ]  # scipy's erfc(-x/sqrt2) reference loses x^2 ulps there; see the mpmath test
     with np.errstate(all="ignore"):
-        for kind, refs, rtol, atol in (("forward", FORWARD, 1e-14, 1e-300), ("derivative", DERIVATIVE, 1e-14, 1e-15)):
+        for kind, refs, rtol, atol in (
+            ("forward", FORWARD, 1e-14, 1e-300),
+            ("derivative", DERIVATIVE, 1e-14, 1e-15),
+        ):
             got = fn(name, kind)(x)
             want = refs[name](x)
             scale = np.ones_like(x)
@@ -92,15 +122,21 @@ def test_float64_relative(simd_level, name):
                 scale = 1 + np.abs(0.0713548 * x**3)
             ok = (np.abs(got - want) <= rtol * scale * np.abs(want) + atol) | (got == want)
             ok |= np.isnan(got) & np.isnan(want)
-            assert ok.all(), f"{name} {kind}: x={x[~ok][:5]}, got {got[~ok][:5]}, want {want[~ok][:5]}"
+            assert ok.all(), (
+                f"{name} {kind}: x={x[~ok][:5]}, got {got[~ok][:5]}, want {want[~ok][:5]}"
+            )
 
 
 def test_gelu_float64_far_tail_against_mpmath(simd_level):
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 40
-    x = np.concatenate([np.linspace(-37.5, -5, 400), np.random.default_rng().uniform(-37.5, 10, 400)])
+    x = np.concatenate(
+        [np.linspace(-37.5, -5, 400), np.random.default_rng().uniform(-37.5, 10, 400)]
+    )
     got = fastnn.gelu(x)
-    want = np.array([float(mpmath.mpf(v) * mpmath.erfc(-mpmath.mpf(v) / mpmath.sqrt(2)) / 2) for v in x])
+    want = np.array(
+        [float(mpmath.mpf(v) * mpmath.erfc(-mpmath.mpf(v) / mpmath.sqrt(2)) / 2) for v in x]
+    )
     np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
 
 
@@ -121,7 +157,12 @@ def test_sizes_out_and_in_place(simd_level, n, dtype):
         np.testing.assert_array_equal(buf, want)
         g = np.random.default_rng(1).standard_normal(n).astype(dtype)
         gb = act.backward(g, x)
-        np.testing.assert_array_equal(gb, (g.astype(np.float64) * act.derivative(x.astype(np.float64))).astype(dtype) if dtype == np.float64 else gb)
+        np.testing.assert_array_equal(
+            gb,
+            (g.astype(np.float64) * act.derivative(x.astype(np.float64))).astype(dtype)
+            if dtype == np.float64
+            else gb,
+        )
         tol = 1e-6 if dtype == np.float32 else 1e-14
         np.testing.assert_allclose(gb, g * act.derivative(x), rtol=tol, atol=tol * 1e-3)
         gcopy = g.copy()
@@ -164,16 +205,27 @@ def test_output_based_backward(simd_level, name, dtype):
 
 @pytest.mark.parametrize(
     "name,kwargs",
-    [("leaky_relu", {"negative_slope": 0.2}), ("elu", {"alpha": 0.5}),
-     ("softplus", {"beta": 2.0, "threshold": 5.0})],
+    [
+        ("leaky_relu", {"negative_slope": 0.2}),
+        ("elu", {"alpha": 0.5}),
+        ("softplus", {"beta": 2.0, "threshold": 5.0}),
+    ],
 )
 def test_parameters(simd_level, name, kwargs):
     x = sample(np.float64, 10_000, seed=11)
     act = fastnn.activations[name]
-    ref_kwargs = {"leaky_relu": {"s": 0.2}, "elu": {"a": 0.5}, "softplus": {"beta": 2.0, "threshold": 5.0}}[name]
+    ref_kwargs = {
+        "leaky_relu": {"s": 0.2},
+        "elu": {"a": 0.5},
+        "softplus": {"beta": 2.0, "threshold": 5.0},
+    }[name]
     with np.errstate(all="ignore"):
-        np.testing.assert_allclose(act.forward(x, **kwargs), FORWARD[name](x, **ref_kwargs), rtol=1e-14, atol=1e-300)
-        np.testing.assert_allclose(act.derivative(x, **kwargs), DERIVATIVE[name](x, **ref_kwargs), rtol=1e-14, atol=1e-300)
+        np.testing.assert_allclose(
+            act.forward(x, **kwargs), FORWARD[name](x, **ref_kwargs), rtol=1e-14, atol=1e-300
+        )
+        np.testing.assert_allclose(
+            act.derivative(x, **kwargs), DERIVATIVE[name](x, **ref_kwargs), rtol=1e-14, atol=1e-300
+        )
     np.testing.assert_array_equal(act.forward(x, *kwargs.values()), act.forward(x, **kwargs))
     assert act.params == tuple(kwargs)
 
@@ -184,14 +236,18 @@ def test_torch_conventions_at_kinks_and_specials():
     assert np.signbit(fastnn.relu(np.array([-0.0])))[0]  # torch keeps -0
     np.testing.assert_array_equal(fastnn.step(x), [0, 0, 0, 1, 0, 0, 1])
     np.testing.assert_array_equal(fastnn.hardswish_derivative(x), [0.5, 0.5, 1, 1, 0, 0, 1])
-    np.testing.assert_array_equal(fastnn.leaky_relu_derivative(x), [0.01, 0.01, 0.01, 1, 0.01, 0.01, 1])
+    np.testing.assert_array_equal(
+        fastnn.leaky_relu_derivative(x), [0.01, 0.01, 0.01, 1, 0.01, 0.01, 1]
+    )
     assert np.isnan(fastnn.sigmoid(np.array([np.nan]))[0])
     assert fastnn.gelu(np.array([np.inf]))[0] == np.inf
 
 
 def test_gelu_approximate_switch():
     x = np.linspace(-5, 5, 101)
-    np.testing.assert_array_equal(fastnn.gelu(x, approximate="tanh"), fastnn.activations["gelu_tanh"].forward(x))
+    np.testing.assert_array_equal(
+        fastnn.gelu(x, approximate="tanh"), fastnn.activations["gelu_tanh"].forward(x)
+    )
     np.testing.assert_array_equal(fastnn.gelu(x), fastnn.activations["gelu"].forward(x))
     with pytest.raises(ValueError, match="approximate"):
         fastnn.gelu(x, approximate="fast")
@@ -220,8 +276,16 @@ def test_array_likes_and_zero_d():
     assert fastnn.silu(x2).shape == (4, 5, 6)
 
 
-@pytest.mark.parametrize("bad", [np.arange(4), np.ones(4, bool), np.ones(4, complex),
-                                 np.array([1.0, None, 2.0], dtype=object), np.ones(4, np.float16)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.arange(4),
+        np.ones(4, bool),
+        np.ones(4, complex),
+        np.array([1.0, None, 2.0], dtype=object),
+        np.ones(4, np.float16),
+    ],
+)
 def test_bad_dtypes(bad):
     with pytest.raises(TypeError, match="x must be a float32 or float64 array"):
         fastnn.sigmoid(bad)

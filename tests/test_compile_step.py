@@ -40,18 +40,38 @@ def data(rng, dtype, n, d, c, loss, flat_shape=None):
 
 
 ARCHS = {
-    "relu2": lambda dt: nn.Sequential(nn.Linear(12, 16, dtype=dt), nn.ReLU(),
-                                      nn.Linear(16, 5, dtype=dt)),
-    "tanh_nobias": lambda dt: nn.Sequential(nn.Linear(12, 9, bias=False, dtype=dt), nn.Tanh(),
-                                            nn.Linear(9, 7, dtype=dt), nn.Sigmoid(),
-                                            nn.Linear(7, 5, bias=False, dtype=dt)),
+    "relu2": lambda dt: nn.Sequential(
+        nn.Linear(12, 16, dtype=dt), nn.ReLU(), nn.Linear(16, 5, dtype=dt)
+    ),
+    "tanh_nobias": lambda dt: nn.Sequential(
+        nn.Linear(12, 9, bias=False, dtype=dt),
+        nn.Tanh(),
+        nn.Linear(9, 7, dtype=dt),
+        nn.Sigmoid(),
+        nn.Linear(7, 5, bias=False, dtype=dt),
+    ),
     "mixed": lambda dt: nn.Sequential(
-        nn.Linear(12, 17, dtype=dt), nn.GELU(), nn.Linear(17, 15, dtype=dt),
-        nn.LeakyReLU(0.2), nn.Linear(15, 16, dtype=dt), nn.ELU(0.7),
-        nn.Linear(16, 8, dtype=dt), nn.SiLU(), nn.Linear(8, 6, dtype=dt), nn.Softplus(2.0, 5.0),
-        nn.Linear(6, 9, dtype=dt), nn.Hardswish(), nn.Linear(9, 8, dtype=dt), nn.SELU(),
-        nn.Linear(8, 8, dtype=dt), nn.GELU(approximate="tanh"), nn.Linear(8, 7, dtype=dt),
-        nn.Hardsigmoid(), nn.Identity(), nn.Linear(7, 5, dtype=dt)),
+        nn.Linear(12, 17, dtype=dt),
+        nn.GELU(),
+        nn.Linear(17, 15, dtype=dt),
+        nn.LeakyReLU(0.2),
+        nn.Linear(15, 16, dtype=dt),
+        nn.ELU(0.7),
+        nn.Linear(16, 8, dtype=dt),
+        nn.SiLU(),
+        nn.Linear(8, 6, dtype=dt),
+        nn.Softplus(2.0, 5.0),
+        nn.Linear(6, 9, dtype=dt),
+        nn.Hardswish(),
+        nn.Linear(9, 8, dtype=dt),
+        nn.SELU(),
+        nn.Linear(8, 8, dtype=dt),
+        nn.GELU(approximate="tanh"),
+        nn.Linear(8, 7, dtype=dt),
+        nn.Hardsigmoid(),
+        nn.Identity(),
+        nn.Linear(7, 5, dtype=dt),
+    ),
     "single": lambda dt: nn.Sequential(nn.Linear(12, 5, dtype=dt)),
 }
 
@@ -92,8 +112,9 @@ def test_matches_module_path(arch, opt, dtype, loss):
         s1, s2 = o1.state.get(p1, {}), o2.state.get(p2, {})
         assert s1.keys() == s2.keys()
         for k in s1:
-            np.testing.assert_allclose(np.asarray(s2[k]), np.asarray(s1[k]), rtol=TOL[dtype] * 10,
-                                       atol=TOL[dtype] * 10)
+            np.testing.assert_allclose(
+                np.asarray(s2[k]), np.asarray(s1[k]), rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10
+            )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -107,16 +128,21 @@ def test_cross_entropy_options(dtype, reduction, kw, simd_level):
     for _ in range(3):
         x, y = data(rng, dtype, 13, 12, 5, "ce")
         y = y.astype(np.int32) if reduction == "sum" else y  # int32 labels too
-        assert step(x, y) == pytest.approx(module_step(m1, crit, o1, x, y.astype(np.int64)),
-                                           rel=TOL[dtype])
+        assert step(x, y) == pytest.approx(
+            module_step(m1, crit, o1, x, y.astype(np.int64)), rel=TOL[dtype]
+        )
     assert_same_params(m1, m2, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_mse_sum_flatten_and_groups(dtype):
     fastnn.manual_seed(3)
-    m1 = nn.Sequential(nn.Flatten(), nn.Linear(12, 10, dtype=dtype), nn.Tanh(),
-                       nn.Sequential(nn.Linear(10, 4, dtype=dtype)))
+    m1 = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(12, 10, dtype=dtype),
+        nn.Tanh(),
+        nn.Sequential(nn.Linear(10, 4, dtype=dtype)),
+    )
     m2 = copy.deepcopy(m1)
 
     def groups(m):
@@ -232,8 +258,10 @@ def test_non_contiguous_and_list_inputs():
 
 def snapshot(model, opt):
     ps = [p.data.copy() for p in model.parameters()]
-    st = {id(p): {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-          for p, s in opt.state.items()}
+    st = {
+        id(p): {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+        for p, s in opt.state.items()
+    }
     return ps, st
 
 

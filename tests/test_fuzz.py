@@ -9,10 +9,9 @@ examples per function; the dedicated run tries 10^4:
 
 import os
 
+import fastnn
 import numpy as np
 import pytest
-
-import fastnn
 
 hyp = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -20,20 +19,26 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 EXAMPLES = int(os.environ.get("FASTNN_FUZZ_EXAMPLES", "40"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
-                    suppress_health_check=list(HealthCheck))
+SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=False, suppress_health_check=list(HealthCheck)
+)
 
-DTYPES = st.sampled_from([np.float32, np.float64, np.int32, np.int64, np.bool_, np.complex64,
-                          np.float16])
+DTYPES = st.sampled_from(
+    [np.float32, np.float64, np.int32, np.int64, np.bool_, np.complex64, np.float16]
+)
 SPECIALS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30, 1e-40, 88.0, -88.0]
 
 
 @st.composite
 def arrays(draw, min_dims=0, max_dims=3, max_side=9, dtype=None):
     dt = draw(DTYPES) if dtype is None else dtype
-    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=0, max_side=max_side))
+    shape = draw(
+        hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=0, max_side=max_side)
+    )
     if np.dtype(dt).kind == "f":
-        elems = st.one_of(st.floats(-50, 50, width=np.dtype(dt).itemsize * 8), st.sampled_from(SPECIALS))
+        elems = st.one_of(
+            st.floats(-50, 50, width=np.dtype(dt).itemsize * 8), st.sampled_from(SPECIALS)
+        )
         a = draw(hnp.arrays(dt, shape, elements=elems.map(lambda v: np.dtype(dt).type(v))))
     else:
         a = draw(hnp.arrays(dt, shape))
@@ -102,8 +107,16 @@ def test_softmax(fn, data):
 
 @SETTINGS
 @given(data=st.data())
-@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy",
-                                  "binary_cross_entropy_with_logits"])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        "mse_loss",
+        "l1_loss",
+        "huber_loss",
+        "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
+    ],
+)
 def test_pointwise_losses(loss, data):
     x = data.draw(arrays())
     t = data.draw(st.one_of(arrays(), st.just(np.array(x, copy=True))))
@@ -117,10 +130,20 @@ def test_pointwise_losses(loss, data):
 def test_cross_entropy(data):
     x = data.draw(arrays(min_dims=1, max_dims=2))
     n = x.shape[0] if x.ndim == 2 else 1
-    labels = data.draw(hnp.arrays(data.draw(st.sampled_from([np.int64, np.int32, np.float64])),
-                                  (n,) if x.ndim == 2 else (), elements=st.integers(-101, 12)))
-    check_call(fastnn.cross_entropy, [x, labels], x, labels,
-               label_smoothing=data.draw(st.sampled_from([0.0, 0.1, -1.0])))
+    labels = data.draw(
+        hnp.arrays(
+            data.draw(st.sampled_from([np.int64, np.int32, np.float64])),
+            (n,) if x.ndim == 2 else (),
+            elements=st.integers(-101, 12),
+        )
+    )
+    check_call(
+        fastnn.cross_entropy,
+        [x, labels],
+        x,
+        labels,
+        label_smoothing=data.draw(st.sampled_from([0.0, 0.1, -1.0])),
+    )
     check_call(fastnn.cross_entropy_backward, [x, labels], 1.0, x, labels)
 
 
@@ -135,15 +158,24 @@ def test_linear(data):
     res = check_call(fastnn.linear, inputs, x, w, b, act)
     if res is not None:
         g = np.ones_like(res)
-        check_call(fastnn.linear_backward, inputs, g, x, w, activation=act if act == "relu" else None,
-                   y=res if act == "relu" else None)
+        check_call(
+            fastnn.linear_backward,
+            inputs,
+            g,
+            x,
+            w,
+            activation=act if act == "relu" else None,
+            y=res if act == "relu" else None,
+        )
 
 
 @SETTINGS
 @given(data=st.data())
 def test_optimizer_step_never_half_updates(data):
     n = data.draw(st.integers(1, 4))
-    params = [np.random.default_rng(i).standard_normal(data.draw(st.integers(0, 20))) for i in range(n)]
+    params = [
+        np.random.default_rng(i).standard_normal(data.draw(st.integers(0, 20))) for i in range(n)
+    ]
     grads = [np.ones_like(p) for p in params]
     if data.draw(st.booleans()):
         k = data.draw(st.integers(0, n - 1))
@@ -153,8 +185,21 @@ def test_optimizer_step_never_half_updates(data):
     before = [p.copy() for p in params]
     lr = data.draw(st.sampled_from([1e-3, 0.0, -1.0]))
     try:
-        fastnn.adam_step(params, grads, ms, vs, step=1, lr=lr, beta1=0.9, beta2=0.999, eps=1e-8,
-                         weight_decay=0.0, amsgrad=False, maximize=False, decoupled=False)
+        fastnn.adam_step(
+            params,
+            grads,
+            ms,
+            vs,
+            step=1,
+            lr=lr,
+            beta1=0.9,
+            beta2=0.999,
+            eps=1e-8,
+            weight_decay=0.0,
+            amsgrad=False,
+            maximize=False,
+            decoupled=False,
+        )
     except (TypeError, ValueError):
         for p, b in zip(params, before):  # nothing touched
             np.testing.assert_array_equal(p, b)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
+import fastnn
 import numpy as np
 import pytest
-
-import fastnn
 
 SQRT2 = math.sqrt(2.0)
 _erf = np.vectorize(math.erf, otypes=[float])
@@ -43,8 +42,10 @@ def ref_f(name, z, p=()):
         (a,) = p
         return np.where(z > 0, z, a * np.expm1(z)), np.where(z > 0, 1.0, a * np.exp(z))
     if name == "selu":
-        return (SELU_S * np.where(z > 0, z, SELU_A * np.expm1(z)),
-                SELU_S * np.where(z > 0, 1.0, SELU_A * np.exp(z)))
+        return (
+            SELU_S * np.where(z > 0, z, SELU_A * np.expm1(z)),
+            SELU_S * np.where(z > 0, 1.0, SELU_A * np.exp(z)),
+        )
     if name == "gelu":
         cdf = 0.5 * (1 + _erf(z / SQRT2))
         return z * cdf, cdf + z * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
@@ -52,19 +53,24 @@ def ref_f(name, z, p=()):
         c = math.sqrt(2 / math.pi)
         t = np.tanh(c * (z + 0.044715 * z**3))
         return 0.5 * z * (1 + t), 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * c * (
-            1 + 3 * 0.044715 * z * z)
+            1 + 3 * 0.044715 * z * z
+        )
     if name == "silu":
         s = _sig(z)
         return z * s, s * (1 + z * (1 - s))
     if name == "softplus":
         beta, thr = p
         lin = beta * z > thr
-        return (np.where(lin, z, np.log1p(np.exp(np.minimum(beta * z, thr))) / beta),
-                np.where(lin, 1.0, _sig(beta * z)))
+        return (
+            np.where(lin, z, np.log1p(np.exp(np.minimum(beta * z, thr))) / beta),
+            np.where(lin, 1.0, _sig(beta * z)),
+        )
     if name == "hardsigmoid":
         return np.clip((z + 3) / 6, 0, 1), np.where((z > -3) & (z < 3), 1 / 6, 0.0)
     if name == "hardswish":
-        return z * np.clip((z + 3) / 6, 0, 1), np.where(z < -3, 0.0, np.where(z <= 3, z / 3 + 0.5, 1.0))
+        return z * np.clip((z + 3) / 6, 0, 1), np.where(
+            z < -3, 0.0, np.where(z <= 3, z / 3 + 0.5, 1.0)
+        )
     raise KeyError(name)
 
 
@@ -83,8 +89,15 @@ def tol(dtype, *dims):
 
 # (leading dims, in_features, out_features): empty batch, 1, odd sizes, 3-d x, the MLP shapes
 # (small-kernel path) and one BLAS-path shape with several epilogue blocks.
-SHAPES = [((0,), 7, 5), ((1,), 1, 1), ((17,), 33, 15), ((3, 5), 16, 17), ((64,), 100, 64),
-          ((64,), 64, 10), ((130,), 257, 129)]
+SHAPES = [
+    ((0,), 7, 5),
+    ((1,), 1, 1),
+    ((17,), 33, 15),
+    ((3, 5), 16, 17),
+    ((64,), 100, 64),
+    ((64,), 64, 10),
+    ((130,), 257, 129),
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -142,8 +155,9 @@ def test_backward_every_activation(simd_level, name, dtype):
             saved.append(("y", y))
         t = tol(dtype, k, m, n)
         for key, v in saved:
-            gi, gw, gb = fastnn.linear_backward(go, x, w, activation=name,
-                                                activation_params=p or None, **{key: v})
+            gi, gw, gb = fastnn.linear_backward(
+                go, x, w, activation=name, activation_params=p or None, **{key: v}
+            )
             msg = f"{lead} {k} {n} from {key}"
             np.testing.assert_allclose(gi, gi_ref, rtol=t, atol=t, err_msg=msg)
             np.testing.assert_allclose(gw, gw_ref, rtol=t, atol=t, err_msg=msg)
@@ -154,19 +168,41 @@ def test_backward_every_activation(simd_level, name, dtype):
 def test_small_gemm_kernel(simd_level, dtype):
     # fastnn's register-blocked kernel directly (linear() uses it only where it beats BLAS).
     rng = np.random.default_rng(11)
-    for m, k, n in [(1, 1, 1), (5, 3, 7), (17, 33, 15), (64, 100, 64), (64, 64, 10), (13, 8, 33),
-                    (7, 0, 5)]:
+    for m, k, n in [
+        (1, 1, 1),
+        (5, 3, 7),
+        (17, 33, 15),
+        (64, 100, 64),
+        (64, 64, 10),
+        (13, 8, 33),
+        (7, 0, 5),
+    ]:
         a = rng.standard_normal((m, k)).astype(dtype)
         b = rng.standard_normal((n, k)).astype(dtype)
         ref = a.astype(float) @ b.T.astype(float)
         t = tol(dtype, k)
         np.testing.assert_allclose(fastnn._C._gemm_small(a, b, True), ref, rtol=t, atol=t)
-        np.testing.assert_allclose(fastnn._C._gemm_small(a, np.ascontiguousarray(b.T), False),
-                                   ref, rtol=t, atol=t)
+        np.testing.assert_allclose(
+            fastnn._C._gemm_small(a, np.ascontiguousarray(b.T), False), ref, rtol=t, atol=t
+        )
 
 
-@pytest.mark.parametrize("name", ["identity", "tanh", "sigmoid", "gelu", "gelu_tanh", "silu",
-                                  "softplus", "elu", "selu", "leaky_relu", "relu"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "identity",
+        "tanh",
+        "sigmoid",
+        "gelu",
+        "gelu_tanh",
+        "silu",
+        "softplus",
+        "elu",
+        "selu",
+        "leaky_relu",
+        "relu",
+    ],
+)
 def test_gradients_finite_differences(name):
     rng = np.random.default_rng(4)
     p = PARAMS.get(name, ())
@@ -178,8 +214,9 @@ def test_gradients_finite_differences(name):
 
     pre = np.empty((2, 3, 4))
     fastnn.linear(x, w, b, name, activation_params=p or None, preact_out=pre)
-    gi, gw, gb = fastnn.linear_backward(r, x, w, activation=name, activation_params=p or None,
-                                        preact=pre)
+    gi, gw, gb = fastnn.linear_backward(
+        r, x, w, activation=name, activation_params=p or None, preact=pre
+    )
     h = 1e-6
     for arr, grad in ((x, gi), (w, gw), (b, gb)):
         num = np.empty_like(arr)
@@ -209,16 +246,26 @@ def test_accumulate_and_out_arrays(shape):
     gw = rng.standard_normal(w.shape).astype(np.float32)
     gb = rng.standard_normal(n).astype(np.float32)
     gw_start, gb_start = gw.copy(), gb.copy()
-    r = fastnn.linear_backward(go, x, w, activation="tanh", y=y, grad_input=gi, grad_weight=gw,
-                               grad_bias=gb, accumulate=True)
+    r = fastnn.linear_backward(
+        go,
+        x,
+        w,
+        activation="tanh",
+        y=y,
+        grad_input=gi,
+        grad_weight=gw,
+        grad_bias=gb,
+        accumulate=True,
+    )
     assert np.shares_memory(r[0], gi) and np.shares_memory(r[1], gw) and np.shares_memory(r[2], gb)
     t = tol(np.float32, m, k)
     np.testing.assert_allclose(gi, gi0, rtol=t, atol=t)
     np.testing.assert_allclose(gw, gw_start + gw0, rtol=t, atol=t)
     np.testing.assert_allclose(gb, gb_start + gb0, rtol=t, atol=t)
     # need_* flags
-    r = fastnn.linear_backward(go, x, w, activation="tanh", y=y, need_grad_input=False,
-                               need_grad_bias=False)
+    r = fastnn.linear_backward(
+        go, x, w, activation="tanh", y=y, need_grad_input=False, need_grad_bias=False
+    )
     assert r[0] is None and r[2] is None
     np.testing.assert_allclose(r[1], gw0, rtol=t, atol=t)
 
@@ -230,12 +277,17 @@ def test_activation_params_forms():
     for params in ((0.3,), [0.3], {"negative_slope": 0.3}):
         y = fastnn.linear(x, w, b, "leaky_relu", activation_params=params)
         np.testing.assert_allclose(y, ref_f("leaky_relu", z, (0.3,))[0], rtol=1e-13)
-    np.testing.assert_allclose(fastnn.linear(x, w, b, "leaky_relu"),
-                               ref_f("leaky_relu", z, (0.01,))[0], rtol=1e-13)
-    np.testing.assert_allclose(fastnn.linear(x, w, b, "gelu", activation_params={"approximate": "tanh"}),
-                               ref_f("gelu_tanh", z)[0], rtol=1e-12)
-    np.testing.assert_allclose(fastnn.linear(x, w, b, "logistic"), ref_f("sigmoid", z)[0],
-                               rtol=1e-13)
+    np.testing.assert_allclose(
+        fastnn.linear(x, w, b, "leaky_relu"), ref_f("leaky_relu", z, (0.01,))[0], rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        fastnn.linear(x, w, b, "gelu", activation_params={"approximate": "tanh"}),
+        ref_f("gelu_tanh", z)[0],
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        fastnn.linear(x, w, b, "logistic"), ref_f("sigmoid", z)[0], rtol=1e-13
+    )
     np.testing.assert_allclose(fastnn.linear(x, w, b, "swish"), ref_f("silu", z)[0], rtol=1e-13)
     with pytest.raises(ValueError, match="activation"):
         fastnn.linear(x, w, b, "nope")
@@ -286,10 +338,18 @@ def test_bad_input_forward():
     # out aliasing an input, preact_out aliasing out
     xs = np.zeros((5, 5), np.float32)
     _bad(lambda: fastnn.linear(xs, w[:, :5], b, out=xs), ValueError, "out", xs)
-    _bad(lambda: fastnn.linear(x, w, b, "gelu", out=out, preact_out=out), ValueError, "preact_out",
-         out)
-    _bad(lambda: fastnn.linear(x, w, b, "gelu", out=out, preact_out=pre[:, :4]), ValueError,
-         "preact_out", out)
+    _bad(
+        lambda: fastnn.linear(x, w, b, "gelu", out=out, preact_out=out),
+        ValueError,
+        "preact_out",
+        out,
+    )
+    _bad(
+        lambda: fastnn.linear(x, w, b, "gelu", out=out, preact_out=pre[:, :4]),
+        ValueError,
+        "preact_out",
+        out,
+    )
 
 
 def test_bad_input_backward():
@@ -308,19 +368,48 @@ def test_bad_input_backward():
     _bad(lambda: lb(go, x, w, activation="gelu", **kw), TypeError, "preact", gi, gw, gb)
     _bad(lambda: lb(go, x, w, activation="gelu", y=pre, **kw), TypeError, "y", gi, gw, gb)
     _bad(lambda: lb(go, x, w, activation="relu", **kw), TypeError, "y", gi, gw, gb)
-    _bad(lambda: lb(go, x, w, activation="gelu", preact=pre[:4], **kw), ValueError, "preact",
-         gi, gw, gb)
-    _bad(lambda: lb(go, x, w, grad_input=gi, grad_weight=gw, grad_bias=gb[:4]), ValueError,
-         "grad_bias", gi, gw, gb)
-    _bad(lambda: lb(go, x, w, grad_input=gi, grad_weight=gw.astype(np.float64), grad_bias=gb),
-         TypeError, "grad_weight", gi, gw, gb)
+    _bad(
+        lambda: lb(go, x, w, activation="gelu", preact=pre[:4], **kw),
+        ValueError,
+        "preact",
+        gi,
+        gw,
+        gb,
+    )
+    _bad(
+        lambda: lb(go, x, w, grad_input=gi, grad_weight=gw, grad_bias=gb[:4]),
+        ValueError,
+        "grad_bias",
+        gi,
+        gw,
+        gb,
+    )
+    _bad(
+        lambda: lb(go, x, w, grad_input=gi, grad_weight=gw.astype(np.float64), grad_bias=gb),
+        TypeError,
+        "grad_weight",
+        gi,
+        gw,
+        gb,
+    )
     ro = gw.copy()
     ro.flags.writeable = False
-    _bad(lambda: lb(go, x, w, grad_input=gi, grad_weight=ro, grad_bias=gb), ValueError,
-         "grad_weight", gi, gw, gb)
+    _bad(
+        lambda: lb(go, x, w, grad_input=gi, grad_weight=ro, grad_bias=gb),
+        ValueError,
+        "grad_weight",
+        gi,
+        gw,
+        gb,
+    )
     _bad(lambda: lb(go, x, w, accumulate=True), TypeError, "grad_weight")
-    _bad(lambda: lb(go, x, w, grad_input=gi, grad_weight=gw, grad_bias=gw[0, :5]), ValueError,
-         "grad_bias", gi, gw)
+    _bad(
+        lambda: lb(go, x, w, grad_input=gi, grad_weight=gw, grad_bias=gw[0, :5]),
+        ValueError,
+        "grad_bias",
+        gi,
+        gw,
+    )
 
 
 @pytest.mark.parametrize("shape", [(64, 100, 64), (256, 512, 256)])
@@ -345,10 +434,20 @@ def test_torch_forward_and_autograd():
     import torch.nn.functional as F
 
     rng = np.random.default_rng(10)
-    acts = {"relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "gelu": F.gelu,
-            "silu": F.silu, "elu": F.elu, "selu": F.selu, "leaky_relu": F.leaky_relu,
-            "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid, "softplus": F.softplus,
-            None: lambda v: v}
+    acts = {
+        "relu": F.relu,
+        "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid,
+        "gelu": F.gelu,
+        "silu": F.silu,
+        "elu": F.elu,
+        "selu": F.selu,
+        "leaky_relu": F.leaky_relu,
+        "hardswish": F.hardswish,
+        "hardsigmoid": F.hardsigmoid,
+        "softplus": F.softplus,
+        None: lambda v: v,
+    }
     for dtype in (np.float32, np.float64):
         x, w, b = make(rng, (4, 16), 100, 64, dtype)
         go = rng.standard_normal((4, 16, 64)).astype(dtype)

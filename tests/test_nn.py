@@ -1,14 +1,24 @@
 """fastnn.nn: modules, autograd and training against float64 finite differences and torch."""
 
+import fastnn
 import numpy as np
 import pytest
-
-import fastnn
 from fastnn import nn
 from fastnn.nn import functional as F
 
-ACTS = [nn.ReLU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Softplus,
-        nn.Hardswish, nn.Hardsigmoid]
+ACTS = [
+    nn.ReLU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Softplus,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+]
 
 
 def mlp(act=nn.ReLU, sizes=(5, 7, 3), dtype=np.float64, seed=0):
@@ -101,7 +111,13 @@ def test_custom_module_and_state_dict():
     fastnn.manual_seed(3)
     net = TutorialNet()
     assert [k for k, _ in net.named_parameters()] == [
-        "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "out.weight", "out.bias"]
+        "fc1.weight",
+        "fc1.bias",
+        "fc2.weight",
+        "fc2.bias",
+        "out.weight",
+        "out.bias",
+    ]
     assert len(list(net.children())) == 4
     x = np.random.default_rng(0).standard_normal((5, 10))
     y = np.array([0, 1, 1, 0, 1])
@@ -180,7 +196,9 @@ def test_training_reduces_loss_and_is_reproducible():
 def test_against_torch_autograd():
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
-    tnet = torch.nn.Sequential(torch.nn.Linear(6, 9), torch.nn.GELU(), torch.nn.Linear(9, 4)).double()
+    tnet = torch.nn.Sequential(
+        torch.nn.Linear(6, 9), torch.nn.GELU(), torch.nn.Linear(9, 4)
+    ).double()
     fnet = nn.Sequential(nn.Linear(6, 9), nn.GELU(), nn.Linear(9, 4)).double()
     fnet.load_state_dict({k: v.detach().numpy() for k, v in tnet.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((7, 6))

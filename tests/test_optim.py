@@ -46,8 +46,10 @@ ALGOS = {
     "sgd": (SGD, dict(lr=0.05)),
     "sgd_mom": (SGD, dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01)),
     "sgd_nesterov": (SGD, dict(lr=0.05, momentum=0.9, nesterov=True, maximize=True)),
-    "adagrad": (Adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.01,
-                              initial_accumulator_value=0.1)),
+    "adagrad": (
+        Adagrad,
+        dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1),
+    ),
     "rmsprop": (RMSprop, dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.01)),
     "rmsprop_plain": (RMSprop, dict(lr=0.01)),
     "adam": (Adam, dict(lr=0.01, weight_decay=0.01)),
@@ -307,6 +309,7 @@ def test_state_dict_matches_torch_structure():
 
 # ---------------------------------------------------------------------------------------------
 # clip re-export
+
 
 def test_clip_exports():
     from fastnn.optim import clip_grad_norm_, clip_grad_value_

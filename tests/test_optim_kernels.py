@@ -58,8 +58,9 @@ def ref_rmsprop(p, g, v, ga, b, lr, alpha, eps, weight_decay, momentum, centered
     return p - lr * g / avg, v, ga, b
 
 
-def ref_adam(p, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
-             decoupled):
+def ref_adam(
+    p, g, m, v, vmax, t, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled
+):
     g = -g if maximize else g
     if weight_decay != 0:
         if decoupled:
@@ -99,8 +100,9 @@ def check(got, ref, dtype):
 
 SGD_OPTS = [
     dict(momentum=mo, dampening=da, nesterov=ne, weight_decay=wd, maximize=mx)
-    for mo, da, ne, wd, mx in itertools.product([0.0, 0.9], [0.0, 0.1], [False, True],
-                                                [0.0, 0.01], [False, True])
+    for mo, da, ne, wd, mx in itertools.product(
+        [0.0, 0.9], [0.0, 0.1], [False, True], [0.0, 0.01], [False, True]
+    )
     if not (ne and (mo == 0 or da != 0))
 ]
 ADAGRAD_OPTS = [
@@ -113,8 +115,7 @@ RMSPROP_OPTS = [
 ]
 ADAM_OPTS = [
     dict(weight_decay=wd, amsgrad=am, maximize=mx, decoupled=de)
-    for wd, am, mx, de in itertools.product([0.0, 0.1], [False, True], [False, True],
-                                            [False, True])
+    for wd, am, mx, de in itertools.product([0.0, 0.1], [False, True], [False, True], [False, True])
 ]
 
 
@@ -179,8 +180,9 @@ def test_rmsprop_trajectory(simd_level, dtype, opt):
         gs = grads_for(t, dtype)
         fastnn.rmsprop_step(ps, gs, sq, ga, bufs, lr=lr, alpha=alpha, eps=eps, **opt)
         for i, g in enumerate(gs):
-            rp[i], rv[i], rga[i], rb[i] = ref_rmsprop(rp[i], g.astype(np.float64), rv[i], rga[i],
-                                                      rb[i], lr, alpha, eps, **opt)
+            rp[i], rv[i], rga[i], rb[i] = ref_rmsprop(
+                rp[i], g.astype(np.float64), rv[i], rga[i], rb[i], lr, alpha, eps, **opt
+            )
     check(ps, rp, dtype)
     check(sq, rv, dtype)
     if opt["centered"]:
@@ -203,11 +205,23 @@ def test_adam_trajectory(simd_level, dtype, opt):
     rvm = [np.zeros(p.shape) for p in ps]
     for t in range(1, STEPS + 1):
         gs = grads_for(t, dtype)
-        fastnn.adam_step(ps, gs, m, v, vmax if opt["amsgrad"] else None, step=t, lr=lr,
-                         beta1=beta1, beta2=beta2, eps=eps, **opt)
+        fastnn.adam_step(
+            ps,
+            gs,
+            m,
+            v,
+            vmax if opt["amsgrad"] else None,
+            step=t,
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            **opt,
+        )
         for i, g in enumerate(gs):
-            rp[i], rm[i], rv[i], rvm[i] = ref_adam(rp[i], g.astype(np.float64), rm[i], rv[i],
-                                                   rvm[i], t, lr, beta1, beta2, eps, **opt)
+            rp[i], rm[i], rv[i], rvm[i] = ref_adam(
+                rp[i], g.astype(np.float64), rm[i], rv[i], rvm[i], t, lr, beta1, beta2, eps, **opt
+            )
     check(ps, rp, dtype)
     check(m, rm, dtype)
     check(v, rv, dtype)
@@ -224,9 +238,25 @@ def test_adam_per_tensor_steps_and_mixed_dtypes(simd_level):
     gs = [np.cos(p * 3).astype(p.dtype) for p in ps]
     m = [np.full_like(p, 0.1) for p in ps]
     v = [np.full_like(p, 0.2) for p in ps]
-    ref = [ref_adam(p.astype(np.float64), g.astype(np.float64), mm.astype(np.float64),
-                    vv.astype(np.float64), None, t, 1e-2, 0.9, 0.99, 1e-8, 0.0, False, False,
-                    False)[0] for p, g, mm, vv, t in zip(ps, gs, m, v, [3, 7])]
+    ref = [
+        ref_adam(
+            p.astype(np.float64),
+            g.astype(np.float64),
+            mm.astype(np.float64),
+            vv.astype(np.float64),
+            None,
+            t,
+            1e-2,
+            0.9,
+            0.99,
+            1e-8,
+            0.0,
+            False,
+            False,
+            False,
+        )[0]
+        for p, g, mm, vv, t in zip(ps, gs, m, v, [3, 7])
+    ]
     fastnn.adam_step(ps, gs, m, v, step=[3, 7], lr=1e-2, beta2=0.99)
     check(ps, ref, np.float32)
     np.testing.assert_allclose(ps[1], ref[1], rtol=1e-12)
@@ -297,16 +327,58 @@ def test_nan_inf_grads_propagate_like_reference(simd_level, dtype):
     g = np.array([np.nan, np.inf, -np.inf, 1.0, 0.0, -0.0], dtype=dtype)
     with np.errstate(all="ignore"):
         ref = {
-            "sgd": ref_sgd(p.astype(float), g.astype(float), None, 1, 0.1, 0.9, 0, 0, False,
-                           False)[0],
-            "adagrad": ref_adagrad(p.astype(float), g.astype(float), 0.0, 1, 0.1, 0, 0, 1e-10,
-                                   False)[0],
-            "rmsprop": ref_rmsprop(p.astype(float), g.astype(float), 0.0, 0.0, 0.0, 0.1, 0.99,
-                                   1e-8, 0, 0.5, True, False)[0],
-            "adam": ref_adam(p.astype(float), g.astype(float), 0.0, 0.0, 0.0, 1, 0.1, 0.9,
-                             0.999, 1e-8, 0, True, False, False)[0],
-            "adamw": ref_adam(p.astype(float), g.astype(float), 0.0, 0.0, 0.0, 1, 0.1, 0.9,
-                              0.999, 1e-8, 0.1, False, False, True)[0],
+            "sgd": ref_sgd(p.astype(float), g.astype(float), None, 1, 0.1, 0.9, 0, 0, False, False)[
+                0
+            ],
+            "adagrad": ref_adagrad(
+                p.astype(float), g.astype(float), 0.0, 1, 0.1, 0, 0, 1e-10, False
+            )[0],
+            "rmsprop": ref_rmsprop(
+                p.astype(float),
+                g.astype(float),
+                0.0,
+                0.0,
+                0.0,
+                0.1,
+                0.99,
+                1e-8,
+                0,
+                0.5,
+                True,
+                False,
+            )[0],
+            "adam": ref_adam(
+                p.astype(float),
+                g.astype(float),
+                0.0,
+                0.0,
+                0.0,
+                1,
+                0.1,
+                0.9,
+                0.999,
+                1e-8,
+                0,
+                True,
+                False,
+                False,
+            )[0],
+            "adamw": ref_adam(
+                p.astype(float),
+                g.astype(float),
+                0.0,
+                0.0,
+                0.0,
+                1,
+                0.1,
+                0.9,
+                0.999,
+                1e-8,
+                0.1,
+                False,
+                False,
+                True,
+            )[0],
         }
     got = _all_steps(dtype, [p], [g])
     for name in ref:
@@ -382,28 +454,53 @@ def _unchanged(before, *lists):
 
 
 BAD_ADAM = {
-    "grad_shape": (lambda ps, gs, m, v: gs.__setitem__(2, gs[2][:-1]), ValueError,
-                   r"grads\[2\] has shape \(8,\) but params\[2\] has shape \(9,\)"),
-    "grad_dtype": (lambda ps, gs, m, v: gs.__setitem__(2, gs[2].astype(np.float64)), TypeError,
-                   r"grads\[2\] has dtype float64"),
-    "state_dtype": (lambda ps, gs, m, v: v.__setitem__(2, v[2].astype(np.float64)), TypeError,
-                    r"exp_avg_sqs\[2\] has dtype float64"),
-    "state_shape": (lambda ps, gs, m, v: m.__setitem__(2, np.ones((3, 3), np.float32)),
-                    ValueError, r"exp_avgs\[2\] has shape \(3, 3\)"),
-    "readonly_param": (lambda ps, gs, m, v: ps[2].setflags(write=False), ValueError,
-                       r"params\[2\] is read-only"),
-    "noncontig_state": (lambda ps, gs, m, v: m.__setitem__(2, np.ones(18, np.float32)[::2]),
-                        ValueError, r"exp_avgs\[2\] must be C-contiguous"),
-    "list_param": (lambda ps, gs, m, v: ps.__setitem__(2, [0.0] * 9), TypeError,
-                   r"params\[2\] must be a numpy.ndarray"),
-    "int_param": (lambda ps, gs, m, v: ps.__setitem__(2, np.zeros(9, np.int32)), TypeError,
-                  r"params\[2\] must be a float32 or float64"),
-    "length": (lambda ps, gs, m, v: v.pop(), ValueError,
-               r"exp_avg_sqs has 2 entries but params has 3"),
-    "aliased_state": (lambda ps, gs, m, v: v.__setitem__(2, m[2]), ValueError,
-                      r"shares memory"),
-    "state_is_param": (lambda ps, gs, m, v: m.__setitem__(2, ps[2]), ValueError,
-                       r"shares memory"),
+    "grad_shape": (
+        lambda ps, gs, m, v: gs.__setitem__(2, gs[2][:-1]),
+        ValueError,
+        r"grads\[2\] has shape \(8,\) but params\[2\] has shape \(9,\)",
+    ),
+    "grad_dtype": (
+        lambda ps, gs, m, v: gs.__setitem__(2, gs[2].astype(np.float64)),
+        TypeError,
+        r"grads\[2\] has dtype float64",
+    ),
+    "state_dtype": (
+        lambda ps, gs, m, v: v.__setitem__(2, v[2].astype(np.float64)),
+        TypeError,
+        r"exp_avg_sqs\[2\] has dtype float64",
+    ),
+    "state_shape": (
+        lambda ps, gs, m, v: m.__setitem__(2, np.ones((3, 3), np.float32)),
+        ValueError,
+        r"exp_avgs\[2\] has shape \(3, 3\)",
+    ),
+    "readonly_param": (
+        lambda ps, gs, m, v: ps[2].setflags(write=False),
+        ValueError,
+        r"params\[2\] is read-only",
+    ),
+    "noncontig_state": (
+        lambda ps, gs, m, v: m.__setitem__(2, np.ones(18, np.float32)[::2]),
+        ValueError,
+        r"exp_avgs\[2\] must be C-contiguous",
+    ),
+    "list_param": (
+        lambda ps, gs, m, v: ps.__setitem__(2, [0.0] * 9),
+        TypeError,
+        r"params\[2\] must be a numpy.ndarray",
+    ),
+    "int_param": (
+        lambda ps, gs, m, v: ps.__setitem__(2, np.zeros(9, np.int32)),
+        TypeError,
+        r"params\[2\] must be a float32 or float64",
+    ),
+    "length": (
+        lambda ps, gs, m, v: v.pop(),
+        ValueError,
+        r"exp_avg_sqs has 2 entries but params has 3",
+    ),
+    "aliased_state": (lambda ps, gs, m, v: v.__setitem__(2, m[2]), ValueError, r"shares memory"),
+    "state_is_param": (lambda ps, gs, m, v: m.__setitem__(2, ps[2]), ValueError, r"shares memory"),
 }
 
 
@@ -418,18 +515,21 @@ def test_adam_bad_arrays_raise_before_writing(case):
     _unchanged(before, ps, m, v)
 
 
-@pytest.mark.parametrize("kwargs,msg", [
-    (dict(lr=-1.0), "lr must be >= 0"),
-    (dict(lr=float("nan")), "lr must be >= 0"),
-    (dict(eps=-1e-8), "eps must be >= 0"),
-    (dict(beta1=1.0), r"beta1 must be in \[0, 1\)"),
-    (dict(beta2=-0.1), r"beta2 must be in \[0, 1\)"),
-    (dict(weight_decay=-0.1), "weight_decay must be >= 0"),
-    (dict(step=0), "step must be >= 1"),
-    (dict(step=[1, 2, 0]), r"step\[2\] must be >= 1"),
-    (dict(step=[1, 2]), "step has 2 entries"),
-    (dict(amsgrad=True), "max_exp_avg_sqs is required"),
-])
+@pytest.mark.parametrize(
+    "kwargs,msg",
+    [
+        (dict(lr=-1.0), "lr must be >= 0"),
+        (dict(lr=float("nan")), "lr must be >= 0"),
+        (dict(eps=-1e-8), "eps must be >= 0"),
+        (dict(beta1=1.0), r"beta1 must be in \[0, 1\)"),
+        (dict(beta2=-0.1), r"beta2 must be in \[0, 1\)"),
+        (dict(weight_decay=-0.1), "weight_decay must be >= 0"),
+        (dict(step=0), "step must be >= 1"),
+        (dict(step=[1, 2, 0]), r"step\[2\] must be >= 1"),
+        (dict(step=[1, 2]), "step has 2 entries"),
+        (dict(amsgrad=True), "max_exp_avg_sqs is required"),
+    ],
+)
 def test_adam_bad_hyperparameters(kwargs, msg):
     ps, gs, m, v = _adam_args()
     before = _snapshot(ps, m, v)
@@ -469,8 +569,10 @@ def test_other_algorithms_bad_input():
 @pytest.mark.parametrize("norm_type", [1.0, 2.0, np.inf, 3.0, 0.5])
 def test_clip_grad_norm(simd_level, norm_type):
     rng = np.random.default_rng(5)
-    gs = [rng.standard_normal(n).astype(dt) for n, dt in
-          [(0, np.float32), (17, np.float32), (100_003, np.float64), (1023, np.float32)]]
+    gs = [
+        rng.standard_normal(n).astype(dt)
+        for n, dt in [(0, np.float32), (17, np.float32), (100_003, np.float64), (1023, np.float32)]
+    ]
     orig = [g.astype(np.float64) for g in gs]
     flat = np.concatenate([g.ravel() for g in orig])
     ref = np.linalg.norm(flat, ord=norm_type)

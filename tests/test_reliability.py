@@ -4,10 +4,9 @@ import multiprocessing as mp
 import resource
 import threading
 
+import fastnn
 import numpy as np
 import pytest
-
-import fastnn
 
 
 def _child_sigmoid_sum(x):
@@ -72,8 +71,13 @@ def test_forced_level_via_environment(level):
     import sys
 
     env = {"FASTNN_SIMD": level, "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", "import fastnn; print(fastnn.simd_level())"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import fastnn; print(fastnn.simd_level())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == level
 
 

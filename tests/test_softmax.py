@@ -1,10 +1,9 @@
 """softmax / log_softmax against float64 NumPy references, every axis, forward and backward."""
 
+import fastnn
 import numpy as np
 import pytest
 from scipy import special
-
-import fastnn
 
 
 def ref_softmax(x, axis):
@@ -16,8 +15,18 @@ def ref_log_softmax(x, axis):
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-7), (np.float64, 1e-14)])
-@pytest.mark.parametrize("shape,axis", [((7, 10), -1), ((7, 10), 0), ((3, 5, 17), 1), ((33,), 0),
-                                        ((2, 3, 4), 2), ((64, 1000), -1), ((4, 1), -1)])
+@pytest.mark.parametrize(
+    "shape,axis",
+    [
+        ((7, 10), -1),
+        ((7, 10), 0),
+        ((3, 5, 17), 1),
+        ((33,), 0),
+        ((2, 3, 4), 2),
+        ((64, 1000), -1),
+        ((4, 1), -1),
+    ],
+)
 def test_forward_backward(simd_level, dtype, tol, shape, axis):
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(shape) * 5).astype(dtype)
@@ -28,16 +37,29 @@ def test_forward_backward(simd_level, dtype, tol, shape, axis):
     g = rng.standard_normal(shape).astype(dtype)
     y64, g64 = ref_softmax(x, axis), g.astype(np.float64)
     want = y64 * (g64 - (g64 * y64).sum(axis=axis, keepdims=True))
-    np.testing.assert_allclose(fastnn.softmax_backward(g, y, axis), want, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=tol * 10)
+    np.testing.assert_allclose(
+        fastnn.softmax_backward(g, y, axis),
+        want,
+        rtol=1e-4 if dtype == np.float32 else 1e-10,
+        atol=tol * 10,
+    )
     want_log = g64 - y64 * g64.sum(axis=axis, keepdims=True)
-    np.testing.assert_allclose(fastnn.log_softmax_backward(g, ly, axis), want_log, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=tol * 10)
+    np.testing.assert_allclose(
+        fastnn.log_softmax_backward(g, ly, axis),
+        want_log,
+        rtol=1e-4 if dtype == np.float32 else 1e-10,
+        atol=tol * 10,
+    )
 
 
 def test_backward_matches_finite_differences():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 6))
     g = rng.standard_normal((3, 6))
-    for fwd, bwd in ((fastnn.softmax, fastnn.softmax_backward), (fastnn.log_softmax, fastnn.log_softmax_backward)):
+    for fwd, bwd in (
+        (fastnn.softmax, fastnn.softmax_backward),
+        (fastnn.log_softmax, fastnn.log_softmax_backward),
+    ):
         analytic = bwd(g, fwd(x))
         num = np.zeros_like(x)
         h = 1e-6
@@ -50,7 +72,9 @@ def test_backward_matches_finite_differences():
 
 
 def test_extreme_values_and_specials():
-    x = np.array([[1e4, -1e4, 0.0], [-np.inf, 0.0, 1.0], [np.nan, 1.0, 2.0], [5.0, 5.0, 5.0]], np.float32)
+    x = np.array(
+        [[1e4, -1e4, 0.0], [-np.inf, 0.0, 1.0], [np.nan, 1.0, 2.0], [5.0, 5.0, 5.0]], np.float32
+    )
     y = fastnn.softmax(x)
     np.testing.assert_allclose(y[0], [1, 0, 0])
     np.testing.assert_allclose(y[1], ref_softmax(x[1:2], -1)[0], rtol=1e-6)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import scipy_openblas32 as _openblas  # noqa: F401  (loads libscipy_openblas before _C needs it)
 
-from . import _C
+from . import _C, data, distributed, nn, optim, random
 from ._C import (
     get_num_threads,
     linear,
@@ -27,14 +27,19 @@ from ._config import show_config
 from .activations import *  # noqa: F401,F403  (every activation function)
 from .activations import __all__ as _activation_all
 from .activations import activations
+from .autograd import Tensor, no_grad
 from .losses import *  # noqa: F401,F403  (every loss, forward / backward / forward_backward)
 from .losses import __all__ as _loss_all
+from .optim import (
+    adagrad_step,
+    adam_step,
+    clip_grad_norm_,
+    clip_grad_value_,
+    rmsprop_step,
+    sgd_step,
+)
 from .parameter import Parameter
-from . import optim
-from .optim import adagrad_step, adam_step, clip_grad_norm_, clip_grad_value_, rmsprop_step, sgd_step
 from .random import manual_seed
-from . import random, data, nn, distributed
-from .autograd import Tensor, no_grad
 
 __version__ = _C._build_info()["version"]
 

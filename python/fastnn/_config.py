@@ -26,8 +26,12 @@ def show_config() -> None:
     """Print the chosen SIMD level, OpenMP threads and versions."""
     c = config()
     print(f"fastnn {c['version']}")
-    print(f"  SIMD level      : {c['simd_level']} (supported: {', '.join(c['supported_simd_levels'])};"
-          " FASTNN_SIMD=avx2|scalar forces a lower one)")
-    print(f"  threads         : {c['num_threads']} (OpenMP {c['openmp']}, max {c['omp_max_threads']})")
+    print(
+        f"  SIMD level      : {c['simd_level']} (supported: {', '.join(c['supported_simd_levels'])};"
+        " FASTNN_SIMD=avx2|scalar forces a lower one)"
+    )
+    print(
+        f"  threads         : {c['num_threads']} (OpenMP {c['openmp']}, max {c['omp_max_threads']})"
+    )
     print(f"  compiler        : {c['compiler']}")
     print(f"  numpy / python  : {c['numpy']} / {c['python']}")

@@ -50,7 +50,11 @@ activations: dict[str, Activation] = {}
 __all__ = ["Activation", "activations", "gelu", "gelu_derivative", "gelu_backward"]
 
 for _name, _params, _has_y in _C._activation_names:
-    _fns = (getattr(_C, _name), getattr(_C, _name + "_derivative"), getattr(_C, _name + "_backward"))
+    _fns = (
+        getattr(_C, _name),
+        getattr(_C, _name + "_derivative"),
+        getattr(_C, _name + "_backward"),
+    )
     activations[_name] = Activation(_name, *_fns, tuple(_params), bool(_has_y))
     if _name.startswith("gelu"):
         continue  # exposed through gelu(approximate=...) above

@@ -152,7 +152,9 @@ class Tensor:
     def __add__(self, other):
         o = other.data if isinstance(other, Tensor) else other
         a, b = self.shape, np.shape(o)
-        return record(self.data + o, lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)), (self, other))
+        return record(
+            self.data + o, lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)), (self, other)
+        )
 
     __radd__ = __add__
 
@@ -169,7 +171,9 @@ class Tensor:
         o = other.data if isinstance(other, Tensor) else other
         x = self.data
         a, b = self.shape, np.shape(o)
-        return record(x * o, lambda g: (_unbroadcast(g * o, a), _unbroadcast(g * x, b)), (self, other))
+        return record(
+            x * o, lambda g: (_unbroadcast(g * o, a), _unbroadcast(g * x, b)), (self, other)
+        )
 
     __rmul__ = __mul__
 

@@ -9,9 +9,16 @@ import numpy as np
 from .random import resolve
 
 
-def batches(X, y=None, batch_size: int = 32, shuffle: bool = True, rng=None,
-            drop_last: bool = False, rank: Optional[int] = None,
-            world_size: Optional[int] = None) -> Iterator[Tuple[np.ndarray, Optional[np.ndarray]]]:
+def batches(
+    X,
+    y=None,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    rng=None,
+    drop_last: bool = False,
+    rank: Optional[int] = None,
+    world_size: Optional[int] = None,
+) -> Iterator[Tuple[np.ndarray, Optional[np.ndarray]]]:
     """Yield (X_batch, y_batch) pairs covering the data once (an epoch).
 
     Shuffled with `rng` (a numpy Generator or seed; default: fastnn's default generator) when

@@ -65,10 +65,12 @@ def train_numpy(Xtr, ytr, hidden, epochs, batch, lr, seed):
     rng = np.random.default_rng(seed)
     b1 = 1 / np.sqrt(Xtr.shape[1])
     b2 = 1 / np.sqrt(hidden)
-    params = [rng.uniform(-b1, b1, (Xtr.shape[1], hidden)).astype(np.float32),
-              rng.uniform(-b1, b1, hidden).astype(np.float32),
-              rng.uniform(-b2, b2, (hidden, 10)).astype(np.float32),
-              rng.uniform(-b2, b2, 10).astype(np.float32)]
+    params = [
+        rng.uniform(-b1, b1, (Xtr.shape[1], hidden)).astype(np.float32),
+        rng.uniform(-b1, b1, hidden).astype(np.float32),
+        rng.uniform(-b2, b2, (hidden, 10)).astype(np.float32),
+        rng.uniform(-b2, b2, 10).astype(np.float32),
+    ]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     t0 = time.perf_counter()
@@ -76,7 +78,7 @@ def train_numpy(Xtr, ytr, hidden, epochs, batch, lr, seed):
     for _ in range(epochs):
         order = rng.permutation(len(Xtr))
         for s in range(0, len(Xtr), batch):
-            idx = order[s:s + batch]
+            idx = order[s : s + batch]
             x, y = Xtr[idx], ytr[idx]
             h = np.maximum(x @ params[0] + params[1], 0)
             z = h @ params[2] + params[3]
@@ -99,8 +101,10 @@ def train_numpy(Xtr, ytr, hidden, epochs, batch, lr, seed):
 
 def main(epochs=30, hidden=256, batch=32, lr=1e-3, seed=0):
     Xtr, ytr, Xte, yte = load_digits_split(seed)
-    print(f"\nTraining a 64-{hidden}-10 ReLU MLP on scikit-learn's digits ({len(Xtr)} train / "
-          f"{len(Xte)} test), Adam lr={lr}, batch {batch}, {epochs} epochs")
+    print(
+        f"\nTraining a 64-{hidden}-10 ReLU MLP on scikit-learn's digits ({len(Xtr)} train / "
+        f"{len(Xte)} test), Adam lr={lr}, batch {batch}, {epochs} epochs"
+    )
     model, t_fast = train_fastnn(Xtr, ytr, hidden, epochs, batch, lr, seed)
     with nn.no_grad():
         acc = float((model(Xte).numpy().argmax(1) == yte).mean())
@@ -108,6 +112,8 @@ def main(epochs=30, hidden=256, batch=32, lr=1e-3, seed=0):
     h = np.maximum(Xte @ params[0] + params[1], 0)
     acc_np = float(((h @ params[2] + params[3]).argmax(1) == yte).mean())
     print(f"  fastnn: test accuracy {acc:.4f}, training {t_fast:.3f} s")
-    print(f"  numpy : test accuracy {acc_np:.4f}, training {t_np:.3f} s  "
-          f"(fastnn {t_np / t_fast:.1f}x faster)")
+    print(
+        f"  numpy : test accuracy {acc_np:.4f}, training {t_np:.3f} s  "
+        f"(fastnn {t_np / t_fast:.1f}x faster)"
+    )
     return acc

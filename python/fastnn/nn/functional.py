@@ -21,7 +21,11 @@ def linear(input, weight, bias=None, activation=None):
     """act(input @ weight.T + bias); weight is (out_features, in_features) as torch.nn.Linear."""
     x = as_tensor(input)
     w, b = _data(weight), _data(bias)
-    needs_preact = activation is not None and not _registry[activation].has_output_backward and activation != "relu"
+    needs_preact = (
+        activation is not None
+        and not _registry[activation].has_output_backward
+        and activation != "relu"
+    )
     pre = np.empty(x.shape[:-1] + (w.shape[0],), dtype=w.dtype) if needs_preact else None
     y = _fn.linear(x.data, w, b, activation, preact_out=pre)
 
@@ -31,11 +35,24 @@ def linear(input, weight, bias=None, activation=None):
         gw = weight.grad if wants_w else None
         gb = bias.grad if wants_b else None
         # Accumulate straight into existing .grad buffers (torch semantics) when all exist.
-        acc = (gw is not None or not wants_w) and (gb is not None or not wants_b) and (wants_w or wants_b)
+        acc = (
+            (gw is not None or not wants_w)
+            and (gb is not None or not wants_b)
+            and (wants_w or wants_b)
+        )
         gi, gwn, gbn = _fn.linear_backward(
-            g, x.data, w, activation=activation, y=y, preact=pre,
-            need_grad_input=x.requires_grad, need_grad_weight=wants_w, need_grad_bias=wants_b,
-            grad_weight=gw if acc else None, grad_bias=gb if acc else None, accumulate=acc,
+            g,
+            x.data,
+            w,
+            activation=activation,
+            y=y,
+            preact=pre,
+            need_grad_input=x.requires_grad,
+            need_grad_weight=wants_w,
+            need_grad_bias=wants_b,
+            grad_weight=gw if acc else None,
+            grad_bias=gb if acc else None,
+            accumulate=acc,
         )
         if not acc:
             if wants_w:
@@ -172,18 +189,54 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
-    return _loss("binary_cross_entropy_with_logits", input, target, weight=_data(weight),
-                 reduction=reduction, pos_weight=_data(pos_weight))
+    return _loss(
+        "binary_cross_entropy_with_logits",
+        input,
+        target,
+        weight=_data(weight),
+        reduction=reduction,
+        pos_weight=_data(pos_weight),
+    )
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    return _loss("cross_entropy", input, target, weight=_data(weight), ignore_index=ignore_index,
-                 reduction=reduction, label_smoothing=label_smoothing)
+def cross_entropy(
+    input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
+):
+    return _loss(
+        "cross_entropy",
+        input,
+        target,
+        weight=_data(weight),
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+    )
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
-    return _loss("nll_loss", input, target, weight=_data(weight), ignore_index=ignore_index,
-                 reduction=reduction)
+    return _loss(
+        "nll_loss",
+        input,
+        target,
+        weight=_data(weight),
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("np", "annotations", "Tensor", "Parameter", "accumulate", "as_tensor", "record", "resolve")]
+__all__ = [
+    n
+    for n in dir()
+    if not n.startswith("_")
+    and n
+    not in (
+        "np",
+        "annotations",
+        "Tensor",
+        "Parameter",
+        "accumulate",
+        "as_tensor",
+        "record",
+        "resolve",
+    )
+]

@@ -126,7 +126,9 @@ class Module:
                 v = v.detach().cpu().numpy()
             v = np.asarray(v)
             if v.shape != p.data.shape:
-                raise ValueError(f"state_dict[{k!r}] has shape {v.shape}, the parameter has {p.data.shape}")
+                raise ValueError(
+                    f"state_dict[{k!r}] has shape {v.shape}, the parameter has {p.data.shape}"
+                )
             staged.append((p, v))
         for p, v in staged:
             np.copyto(p.data, v, casting="same_kind")
@@ -186,7 +188,9 @@ class Linear(Module):
         bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
         w = rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype)
         self.weight = Parameter(w)
-        self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
+        self.bias = (
+            Parameter(rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
+        )
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)
@@ -247,7 +251,11 @@ def _activation_module(name, fn, params=(), doc=""):
     def extra_repr(self):
         return ", ".join(f"{p}={getattr(self, p)!r}" for p, _ in params)
 
-    return type(name, (Module,), {"__init__": __init__, "forward": forward, "extra_repr": extra_repr, "__doc__": doc})
+    return type(
+        name,
+        (Module,),
+        {"__init__": __init__, "forward": forward, "extra_repr": extra_repr, "__doc__": doc},
+    )
 
 
 ReLU = _activation_module("ReLU", F.relu)
@@ -278,7 +286,9 @@ def _loss_module(name, fn, params):
                 raise TypeError(f"{name} got an unexpected keyword argument {k!r}")
             values[k] = v
         if values.get("reduction", "mean") not in ("mean", "sum", "none"):
-            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {values['reduction']!r}")
+            raise ValueError(
+                f"reduction must be 'mean', 'sum' or 'none', got {values['reduction']!r}"
+            )
         for k, v in values.items():
             object.__setattr__(self, k, v)
 
@@ -293,18 +303,46 @@ L1Loss = _loss_module("L1Loss", F.l1_loss, (("reduction", "mean"),))
 HuberLoss = _loss_module("HuberLoss", F.huber_loss, (("reduction", "mean"), ("delta", 1.0)))
 BCELoss = _loss_module("BCELoss", F.binary_cross_entropy, (("weight", None), ("reduction", "mean")))
 BCEWithLogitsLoss = _loss_module(
-    "BCEWithLogitsLoss", F.binary_cross_entropy_with_logits,
+    "BCEWithLogitsLoss",
+    F.binary_cross_entropy_with_logits,
     (("weight", None), ("reduction", "mean"), ("pos_weight", None)),
 )
 CrossEntropyLoss = _loss_module(
-    "CrossEntropyLoss", F.cross_entropy,
+    "CrossEntropyLoss",
+    F.cross_entropy,
     (("weight", None), ("ignore_index", -100), ("reduction", "mean"), ("label_smoothing", 0.0)),
 )
-NLLLoss = _loss_module("NLLLoss", F.nll_loss, (("weight", None), ("ignore_index", -100), ("reduction", "mean")))
+NLLLoss = _loss_module(
+    "NLLLoss", F.nll_loss, (("weight", None), ("ignore_index", -100), ("reduction", "mean"))
+)
 
 __all__ = [
-    "Module", "Sequential", "Linear", "Identity", "Flatten", "Dropout", "ReLU", "Sigmoid", "Tanh",
-    "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Softplus", "Hardsigmoid", "Hardswish", "Step",
-    "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
-    "CrossEntropyLoss", "NLLLoss", "Tensor",
+    "Module",
+    "Sequential",
+    "Linear",
+    "Identity",
+    "Flatten",
+    "Dropout",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "LeakyReLU",
+    "ELU",
+    "SELU",
+    "GELU",
+    "SiLU",
+    "Softplus",
+    "Hardsigmoid",
+    "Hardswish",
+    "Step",
+    "Softmax",
+    "LogSoftmax",
+    "MSELoss",
+    "L1Loss",
+    "HuberLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "Tensor",
 ]

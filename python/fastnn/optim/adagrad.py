@@ -28,13 +28,33 @@ class Adagrad(Optimizer):
     torch.optim.Adagrad's update, one fused native call per group. State: step, sum.
     """
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lr_decay=0,
+        weight_decay=0,
+        initial_accumulator_value=0,
+        eps=1e-10,
+        foreach=None,
+        *,
+        maximize=False,
+        differentiable=False,
+        fused=None,
+    ):
         if differentiable:
             raise ValueError("differentiable=True is not supported by fastnn")
-        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
-                        maximize=maximize, differentiable=differentiable, fused=fused)
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            fused=fused,
+        )
         super().__init__(params, defaults)
         for group in self.param_groups:  # torch creates the state eagerly
             for p in group["params"]:
@@ -42,8 +62,7 @@ class Adagrad(Optimizer):
 
     @staticmethod
     def _init_state(p, group):
-        return {"step": 0,
-                "sum": np.full_like(p.data, float(group["initial_accumulator_value"]))}
+        return {"step": 0, "sum": np.full_like(p.data, float(group["initial_accumulator_value"]))}
 
     def _check_group(self, group):
         if not 0.0 <= group["lr"]:
@@ -69,9 +88,14 @@ class Adagrad(Optimizer):
             sums.append(st["sum"])
             steps.append(int(st["step"]) + 1)
         _C.adagrad_step(
-            [p.data for p in params], [p.grad for p in params], sums, step=steps,
-            lr=float(group["lr"]), lr_decay=float(group["lr_decay"]),
-            weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
+            [p.data for p in params],
+            [p.grad for p in params],
+            sums,
+            step=steps,
+            lr=float(group["lr"]),
+            lr_decay=float(group["lr_decay"]),
+            weight_decay=float(group["weight_decay"]),
+            eps=float(group["eps"]),
             maximize=bool(group["maximize"]),
         )
         for p, st in new.items():

@@ -37,15 +37,37 @@ class Adam(Optimizer):
     (and max_exp_avg_sq with amsgrad).
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
-                 differentiable=False, fused=None, decoupled_weight_decay=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+        decoupled_weight_decay=False,
+    ):
         if differentiable:
             raise ValueError("differentiable=True is not supported by fastnn")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize, foreach=foreach,
-                        capturable=capturable, differentiable=differentiable, fused=fused,
-                        decoupled_weight_decay=decoupled_weight_decay)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -69,8 +91,11 @@ class Adam(Optimizer):
         for p in params:
             st = self.state.get(p)
             if not st:
-                st = {"step": 0, "exp_avg": np.zeros_like(p.data),
-                      "exp_avg_sq": np.zeros_like(p.data)}
+                st = {
+                    "step": 0,
+                    "exp_avg": np.zeros_like(p.data),
+                    "exp_avg_sq": np.zeros_like(p.data),
+                }
                 if amsgrad:
                     st["max_exp_avg_sq"] = np.zeros_like(p.data)
                 new[p] = st
@@ -84,11 +109,20 @@ class Adam(Optimizer):
             steps.append(int(st["step"]) + 1)
         beta1, beta2 = group["betas"]
         _C.adam_step(
-            [p.data for p in params], [p.grad for p in params], m, v,
-            vmax if amsgrad else None, step=steps, lr=float(group["lr"]), beta1=float(beta1),
-            beta2=float(beta2), eps=float(group["eps"]),
-            weight_decay=float(group["weight_decay"]), amsgrad=amsgrad,
-            maximize=bool(group["maximize"]), decoupled=bool(group["decoupled_weight_decay"]),
+            [p.data for p in params],
+            [p.grad for p in params],
+            m,
+            v,
+            vmax if amsgrad else None,
+            step=steps,
+            lr=float(group["lr"]),
+            beta1=float(beta1),
+            beta2=float(beta2),
+            eps=float(group["eps"]),
+            weight_decay=float(group["weight_decay"]),
+            amsgrad=amsgrad,
+            maximize=bool(group["maximize"]),
+            decoupled=bool(group["decoupled_weight_decay"]),
         )
         for p, st in new.items():
             self.state[p] = st
@@ -104,10 +138,32 @@ class AdamW(Adam):
     (torch.optim.AdamW).
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
-                 differentiable=False, fused=None):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, foreach=foreach, maximize=maximize,
-                         capturable=capturable, differentiable=differentiable, fused=fused,
-                         decoupled_weight_decay=True)
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=1e-2,
+        amsgrad=False,
+        *,
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+    ):
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+        )

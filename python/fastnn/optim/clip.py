@@ -34,8 +34,12 @@ def _grads(parameters) -> list:
 
 
 def _native_ok(a: np.ndarray) -> bool:
-    return (a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.flags.writeable
-            and a.flags.aligned)
+    return (
+        a.dtype in (np.float32, np.float64)
+        and a.flags.c_contiguous
+        and a.flags.writeable
+        and a.flags.aligned
+    )
 
 
 def _inplace(grads, native_fn, numpy_fn) -> None:
@@ -79,8 +83,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     coef = max_norm / (total + 1e-6)
     coef = coef if (math.isnan(coef) or coef < 1.0) else 1.0
     if coef != 1.0:
-        _inplace(grads, lambda gs: _C._scale_(gs, coef),
-                 lambda g: np.multiply(g, g.dtype.type(coef), out=g))
+        _inplace(
+            grads,
+            lambda gs: _C._scale_(gs, coef),
+            lambda g: np.multiply(g, g.dtype.type(coef), out=g),
+        )
     return total
 
 
@@ -88,5 +95,4 @@ def clip_grad_value_(parameters, clip_value, foreach=None) -> None:
     """Clamp every gradient of `parameters` to [-clip_value, clip_value] in place (NaN kept)."""
     grads = _grads(parameters)
     v = float(clip_value)
-    _inplace(grads, lambda gs: _C._clamp_(gs, -v, v),
-             lambda g: np.clip(g, -v, v, out=g))
+    _inplace(grads, lambda gs: _C._clamp_(gs, -v, v), lambda g: np.clip(g, -v, v, out=g))

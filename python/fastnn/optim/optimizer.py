@@ -70,7 +70,8 @@ class Optimizer:
         for i, p in enumerate(params):
             if not isinstance(p, Parameter):
                 raise TypeError(
-                    "optimizer can only optimize fastnn.Parameter objects, but params[" + str(i)
+                    "optimizer can only optimize fastnn.Parameter objects, but params["
+                    + str(i)
                     + f"] is a {type(p).__name__} (wrap arrays with fastnn.Parameter(array))"
                 )
         if len({id(p) for p in params}) != len(params):
@@ -78,8 +79,10 @@ class Optimizer:
         group["params"] = params
         for name, default in self.defaults.items():
             if default is required and name not in group:
-                raise ValueError(f"parameter group didn't specify a value of required "
-                                 f"optimization parameter {name}")
+                raise ValueError(
+                    f"parameter group didn't specify a value of required "
+                    f"optimization parameter {name}"
+                )
             group.setdefault(name, default)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
@@ -148,8 +151,10 @@ class Optimizer:
         state = {}
         for p, s in self.state.items():
             key = index.get(id(p), p)
-            state[key] = {k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
-                          for k, v in s.items()}
+            state[key] = {
+                k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
+                for k, v in s.items()
+            }
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -164,8 +169,10 @@ class Optimizer:
                 "optimizer's group"
             )
         id_map = dict(
-            zip(chain.from_iterable(s["params"] for s in saved_groups),
-                chain.from_iterable(g["params"] for g in groups))
+            zip(
+                chain.from_iterable(s["params"] for s in saved_groups),
+                chain.from_iterable(g["params"] for g in groups),
+            )
         )
         state = {}
         for key, value in state_dict["state"].items():
@@ -210,4 +217,3 @@ class Optimizer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-

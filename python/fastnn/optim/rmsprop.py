@@ -31,14 +31,34 @@ class RMSprop(Optimizer):
     (+ momentum_buffer when momentum > 0, grad_avg when centered).
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, capturable=False, foreach=None, maximize=False,
-                 differentiable=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0,
+        momentum=0,
+        centered=False,
+        capturable=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
+    ):
         if differentiable:
             raise ValueError("differentiable=True is not supported by fastnn")
-        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
-                        maximize=maximize, differentiable=differentiable)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            capturable=capturable,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+        )
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -74,10 +94,17 @@ class RMSprop(Optimizer):
             bufs.append(st.get("momentum_buffer"))
             steps.append(int(st["step"]) + 1)
         _C.rmsprop_step(
-            [p.data for p in params], [p.grad for p in params], sq,
-            ga if centered else None, bufs if momentum > 0 else None,
-            lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
-            weight_decay=float(group["weight_decay"]), momentum=momentum, centered=centered,
+            [p.data for p in params],
+            [p.grad for p in params],
+            sq,
+            ga if centered else None,
+            bufs if momentum > 0 else None,
+            lr=float(group["lr"]),
+            alpha=float(group["alpha"]),
+            eps=float(group["eps"]),
+            weight_decay=float(group["weight_decay"]),
+            momentum=momentum,
+            centered=centered,
             maximize=bool(group["maximize"]),
         )
         for p, st in new.items():

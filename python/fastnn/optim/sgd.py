@@ -34,13 +34,33 @@ class SGD(Optimizer):
     State: ``momentum_buffer`` per parameter when momentum != 0.
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                 *, maximize=False, foreach=None, differentiable=False, fused=None):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        momentum=0,
+        dampening=0,
+        weight_decay=0,
+        nesterov=False,
+        *,
+        maximize=False,
+        foreach=None,
+        differentiable=False,
+        fused=None,
+    ):
         if differentiable:
             raise ValueError("differentiable=True is not supported by fastnn")
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
-                        foreach=foreach, differentiable=differentiable, fused=fused)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
+            fused=fused,
+        )
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -67,10 +87,16 @@ class SGD(Optimizer):
                 bufs.append(buf)
                 first.append(p in new)
         _C.sgd_step(
-            [p.data for p in params], [p.grad for p in params], bufs,
-            lr=float(group["lr"]), momentum=momentum, dampening=float(group["dampening"]),
-            weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
-            maximize=bool(group["maximize"]), first_step=first,
+            [p.data for p in params],
+            [p.grad for p in params],
+            bufs,
+            lr=float(group["lr"]),
+            momentum=momentum,
+            dampening=float(group["dampening"]),
+            weight_decay=float(group["weight_decay"]),
+            nesterov=bool(group["nesterov"]),
+            maximize=bool(group["maximize"]),
+            first_step=first,
         )
         for p, buf in new.items():
             self.state.setdefault(p, {})["momentum_buffer"] = buf
