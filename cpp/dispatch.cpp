@@ -1,4 +1,6 @@
 // Picks the kernel table once: the best ISA this CPU (and OS) supports, lowered by FASTNN_SIMD.
+#include "fastnn/dispatch.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -6,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "fastnn/dispatch.h"
 #include "fastnn/kernel_table.h"
 
 namespace fastnn {

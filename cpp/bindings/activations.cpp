@@ -69,49 +69,59 @@ void define(py::module_& m, const char* name, Act a, int nparams, const char* p0
   auto y_arg = py::arg("y") = none;
 
   if (nparams == 0) {
-    m.def(fname, [a](py::handle x, py::handle out) { return unary(a, false, x, out, {}); },
-          py::arg("x"), py::kw_only(), py::arg("out") = none, doc(name, "Forward").c_str());
-    m.def(dname, [a](py::handle x, py::handle out) { return unary(a, true, x, out, {}); },
-          py::arg("x"), py::kw_only(), py::arg("out") = none, doc(name, "Derivative").c_str());
-    m.def(bname,
-          [a, has_y](py::handle g, py::handle x, py::handle y, py::handle out) {
-            return backward(a, g, x, y, out, {}, has_y);
-          },
-          py::arg("grad_out"), py::arg("x") = none, py::kw_only(), y_arg, py::arg("out") = none,
-          doc(name, "grad_out * derivative").c_str());
+    m.def(
+        fname, [a](py::handle x, py::handle out) { return unary(a, false, x, out, {}); },
+        py::arg("x"), py::kw_only(), py::arg("out") = none, doc(name, "Forward").c_str());
+    m.def(
+        dname, [a](py::handle x, py::handle out) { return unary(a, true, x, out, {}); },
+        py::arg("x"), py::kw_only(), py::arg("out") = none, doc(name, "Derivative").c_str());
+    m.def(
+        bname,
+        [a, has_y](py::handle g, py::handle x, py::handle y, py::handle out) {
+          return backward(a, g, x, y, out, {}, has_y);
+        },
+        py::arg("grad_out"), py::arg("x") = none, py::kw_only(), y_arg, py::arg("out") = none,
+        doc(name, "grad_out * derivative").c_str());
   } else if (nparams == 1) {
-    m.def(fname,
-          [a](py::handle x, double q0, py::handle out) { return unary(a, false, x, out, {q0, 0}); },
-          py::arg("x"), py::arg(p0) = d0, py::kw_only(), py::arg("out") = none,
-          doc(name, "Forward").c_str());
-    m.def(dname,
-          [a](py::handle x, double q0, py::handle out) { return unary(a, true, x, out, {q0, 0}); },
-          py::arg("x"), py::arg(p0) = d0, py::kw_only(), py::arg("out") = none,
-          doc(name, "Derivative").c_str());
-    m.def(bname,
-          [a, has_y](py::handle g, py::handle x, double q0, py::handle y, py::handle out) {
-            return backward(a, g, x, y, out, {q0, 0}, has_y);
-          },
-          py::arg("grad_out"), py::arg("x") = none, py::arg(p0) = d0, py::kw_only(), y_arg,
-          py::arg("out") = none, doc(name, "grad_out * derivative").c_str());
+    m.def(
+        fname,
+        [a](py::handle x, double q0, py::handle out) { return unary(a, false, x, out, {q0, 0}); },
+        py::arg("x"), py::arg(p0) = d0, py::kw_only(), py::arg("out") = none,
+        doc(name, "Forward").c_str());
+    m.def(
+        dname,
+        [a](py::handle x, double q0, py::handle out) { return unary(a, true, x, out, {q0, 0}); },
+        py::arg("x"), py::arg(p0) = d0, py::kw_only(), py::arg("out") = none,
+        doc(name, "Derivative").c_str());
+    m.def(
+        bname,
+        [a, has_y](py::handle g, py::handle x, double q0, py::handle y, py::handle out) {
+          return backward(a, g, x, y, out, {q0, 0}, has_y);
+        },
+        py::arg("grad_out"), py::arg("x") = none, py::arg(p0) = d0, py::kw_only(), y_arg,
+        py::arg("out") = none, doc(name, "grad_out * derivative").c_str());
   } else {
-    m.def(fname,
-          [a](py::handle x, double q0, double q1, py::handle out) {
-            return unary(a, false, x, out, {q0, q1});
-          },
-          py::arg("x"), py::arg(p0) = d0, py::arg(p1) = d1, py::kw_only(), py::arg("out") = none,
-          doc(name, "Forward").c_str());
-    m.def(dname,
-          [a](py::handle x, double q0, double q1, py::handle out) {
-            return unary(a, true, x, out, {q0, q1});
-          },
-          py::arg("x"), py::arg(p0) = d0, py::arg(p1) = d1, py::kw_only(), py::arg("out") = none,
-          doc(name, "Derivative").c_str());
-    m.def(bname,
-          [a, has_y](py::handle g, py::handle x, double q0, double q1, py::handle y,
-                     py::handle out) { return backward(a, g, x, y, out, {q0, q1}, has_y); },
-          py::arg("grad_out"), py::arg("x") = none, py::arg(p0) = d0, py::arg(p1) = d1,
-          py::kw_only(), y_arg, py::arg("out") = none, doc(name, "grad_out * derivative").c_str());
+    m.def(
+        fname,
+        [a](py::handle x, double q0, double q1, py::handle out) {
+          return unary(a, false, x, out, {q0, q1});
+        },
+        py::arg("x"), py::arg(p0) = d0, py::arg(p1) = d1, py::kw_only(), py::arg("out") = none,
+        doc(name, "Forward").c_str());
+    m.def(
+        dname,
+        [a](py::handle x, double q0, double q1, py::handle out) {
+          return unary(a, true, x, out, {q0, q1});
+        },
+        py::arg("x"), py::arg(p0) = d0, py::arg(p1) = d1, py::kw_only(), py::arg("out") = none,
+        doc(name, "Derivative").c_str());
+    m.def(
+        bname,
+        [a, has_y](py::handle g, py::handle x, double q0, double q1, py::handle y, py::handle out) {
+          return backward(a, g, x, y, out, {q0, q1}, has_y);
+        },
+        py::arg("grad_out"), py::arg("x") = none, py::arg(p0) = d0, py::arg(p1) = d1, py::kw_only(),
+        y_arg, py::arg("out") = none, doc(name, "grad_out * derivative").c_str());
   }
 }
 
@@ -125,8 +135,8 @@ py::tuple param_names(int nparams, const char* p0, const char* p1) {
 
 void bind_activations(py::module_& m) {
   py::list names;
-#define FASTNN_ACT_DEF(name, Functor, nparams, p0, d0, p1, d1, has_y)  \
-  define(m, #name, Act::name, nparams, p0, d0, p1, d1, has_y);         \
+#define FASTNN_ACT_DEF(name, Functor, nparams, p0, d0, p1, d1, has_y) \
+  define(m, #name, Act::name, nparams, p0, d0, p1, d1, has_y);        \
   names.append(py::make_tuple(#name, param_names(nparams, p0, p1), has_y));
   FASTNN_ACTIVATIONS(FASTNN_ACT_DEF)
 #undef FASTNN_ACT_DEF

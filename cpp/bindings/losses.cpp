@@ -60,8 +60,8 @@ void check_dtype(const Array& a, const char* name, const Array& like, const char
 void check_shape(const Array& a, const char* name, const std::vector<py::ssize_t>& shape,
                  const std::string& why) {
   if (shape_of(a.arr) != shape)
-    throw py::value_error(std::string(name) + " has shape " + shape_str(shape_of(a.arr)) +
-                          " but " + why + " " + shape_str(shape));
+    throw py::value_error(std::string(name) + " has shape " + shape_str(shape_of(a.arr)) + " but " +
+                          why + " " + shape_str(shape));
 }
 
 // `like`'s dtype, broadcast to `shape` (a copy when it is not that shape already).
@@ -99,11 +99,16 @@ py::object scalar_result(DType dt, double v) {
 
 const char* pointwise_name(PointwiseLoss k) {
   switch (k) {
-    case PointwiseLoss::mse: return "mse_loss";
-    case PointwiseLoss::l1: return "l1_loss";
-    case PointwiseLoss::huber: return "huber_loss";
-    case PointwiseLoss::bce: return "binary_cross_entropy";
-    default: return "binary_cross_entropy_with_logits";
+    case PointwiseLoss::mse:
+      return "mse_loss";
+    case PointwiseLoss::l1:
+      return "l1_loss";
+    case PointwiseLoss::huber:
+      return "huber_loss";
+    case PointwiseLoss::bce:
+      return "binary_cross_entropy";
+    default:
+      return "binary_cross_entropy_with_logits";
   }
 }
 
@@ -188,9 +193,9 @@ py::object pointwise_call(Call call, PointwiseLoss kind, py::handle g_obj, py::h
 }
 
 // cross_entropy (logits = true) and nll_loss.
-py::object class_call(Call call, bool logits, py::handle g_obj, py::handle x_obj,
-                      py::handle t_obj, py::handle w_obj, int64_t ignore_index,
-                      const std::string& reduction, double eps, py::handle out_obj) {
+py::object class_call(Call call, bool logits, py::handle g_obj, py::handle x_obj, py::handle t_obj,
+                      py::handle w_obj, int64_t ignore_index, const std::string& reduction,
+                      double eps, py::handle out_obj) {
   const Reduction red = parse_reduction(reduction);
   Array x = input(x_obj, "input");
   const int64_t nd = x.arr.ndim();
@@ -200,8 +205,8 @@ py::object class_call(Call call, bool logits, py::handle g_obj, py::handle x_obj
   const bool batched = nd == 2;
   const int64_t n = batched ? x.arr.shape(0) : 1;
   const int64_t c = x.arr.shape(nd - 1);
-  if (c == 0) throw py::value_error("input must have at least one class, got shape " +
-                                    shape_str(x.shape()));
+  if (c == 0)
+    throw py::value_error("input must have at least one class, got shape " + shape_str(x.shape()));
   if (!(eps >= 0.0 && eps <= 1.0))
     throw py::value_error("label_smoothing must be between 0.0 and 1.0, got " +
                           std::string(py::str(py::float_(eps))));
@@ -211,7 +216,7 @@ py::object class_call(Call call, bool logits, py::handle g_obj, py::handle x_obj
   // The target: class indices (any integer dtype, shape (N,) or ()) or, for cross_entropy,
   // class probabilities (input's shape and dtype).
   py::array t = py::isinstance<py::array>(t_obj) ? py::reinterpret_borrow<py::array>(t_obj)
-                                                  : py::array(np().attr("asarray")(t_obj));
+                                                 : py::array(np().attr("asarray")(t_obj));
   std::optional<Array> probs;
   py::array labels;
   const char tk = t.dtype().kind();
@@ -302,7 +307,7 @@ py::object class_call(Call call, bool logits, py::handle g_obj, py::handle x_obj
     return s;
   });
   if (call == Call::backward) return grad->arr;
-  py::object loss = red == Reduction::none ? py::object(loss_out->arr)
+  py::object loss = red == Reduction::none  ? py::object(loss_out->arr)
                     : red == Reduction::sum ? scalar_result(x.dtype, total)
                                             : scalar_result(x.dtype, total / denom);
   if (call == Call::forward) return loss;
@@ -324,130 +329,171 @@ void bind_losses(py::module_& m) {
   for (const Simple& s : {Simple{"mse_loss", PL::mse, "mean/sum/none of (input - target)**2."},
                           Simple{"l1_loss", PL::l1, "mean/sum/none of |input - target|."}}) {
     const PL kind = s.kind;
-    m.def(s.name, [kind](py::handle x, py::handle y, const std::string& r) {
-      return pointwise_call(Call::forward, kind, py::none(), x, y, r, py::none(), py::none(), 1.0,
-                            py::none());
-    }, py::arg("input"), py::arg("target"), py::arg("reduction") = "mean", s.doc);
-    m.def((std::string(s.name) + "_backward").c_str(),
-          [kind](py::handle g, py::handle x, py::handle y, const std::string& r, py::handle out) {
-      return pointwise_call(Call::backward, kind, g, x, y, r, py::none(), py::none(), 1.0, out);
-    }, py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("reduction") = "mean",
-          py::kw_only(), py::arg("out") = none,
-          "Gradient wrt input; grad_output is a scalar for 'mean'/'sum', input's shape for 'none'.");
+    m.def(
+        s.name,
+        [kind](py::handle x, py::handle y, const std::string& r) {
+          return pointwise_call(Call::forward, kind, py::none(), x, y, r, py::none(), py::none(),
+                                1.0, py::none());
+        },
+        py::arg("input"), py::arg("target"), py::arg("reduction") = "mean", s.doc);
+    m.def(
+        (std::string(s.name) + "_backward").c_str(),
+        [kind](py::handle g, py::handle x, py::handle y, const std::string& r, py::handle out) {
+          return pointwise_call(Call::backward, kind, g, x, y, r, py::none(), py::none(), 1.0, out);
+        },
+        py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("reduction") = "mean",
+        py::kw_only(), py::arg("out") = none,
+        "Gradient wrt input; grad_output is a scalar for 'mean'/'sum', input's shape for 'none'.");
     m.def((std::string(s.name) + "_forward_backward").c_str(),
           [kind](py::handle x, py::handle y, const std::string& r, py::handle g, py::handle out) {
-      return pointwise_call(Call::forward_backward, kind, g, x, y, r, py::none(), py::none(), 1.0,
-                            out);
-    }, py::arg("input"), py::arg("target"), py::arg("reduction") = "mean", py::kw_only(),
+            return pointwise_call(Call::forward_backward, kind, g, x, y, r, py::none(), py::none(),
+                                  1.0, out);
+          },
+          py::arg("input"), py::arg("target"), py::arg("reduction") = "mean", py::kw_only(),
           py::arg("grad_output") = none, py::arg("out") = none,
           "(loss, grad wrt input) in one pass; grad_output defaults to 1 (ones for 'none').");
   }
 
-  m.def("huber_loss", [](py::handle x, py::handle y, const std::string& r, double delta) {
-    return pointwise_call(Call::forward, PL::huber, py::none(), x, y, r, py::none(), py::none(),
-                          delta, py::none());
-  }, py::arg("input"), py::arg("target"), py::arg("reduction") = "mean", py::arg("delta") = 1.0,
-        "Huber loss: 0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target.");
-  m.def("huber_loss_backward", [](py::handle g, py::handle x, py::handle y, const std::string& r,
-                                  double delta, py::handle out) {
-    return pointwise_call(Call::backward, PL::huber, g, x, y, r, py::none(), py::none(), delta,
-                          out);
-  }, py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("reduction") = "mean",
-        py::arg("delta") = 1.0, py::kw_only(), py::arg("out") = none,
-        "Gradient of huber_loss wrt input: clip(input - target, -delta, delta) * grad_output.");
-  m.def("huber_loss_forward_backward", [](py::handle x, py::handle y, const std::string& r,
-                                          double delta, py::handle g, py::handle out) {
-    return pointwise_call(Call::forward_backward, PL::huber, g, x, y, r, py::none(), py::none(),
-                          delta, out);
-  }, py::arg("input"), py::arg("target"), py::arg("reduction") = "mean", py::arg("delta") = 1.0,
-        py::kw_only(), py::arg("grad_output") = none, py::arg("out") = none,
-        "(huber_loss, its gradient wrt input) in one pass.");
+  m.def(
+      "huber_loss",
+      [](py::handle x, py::handle y, const std::string& r, double delta) {
+        return pointwise_call(Call::forward, PL::huber, py::none(), x, y, r, py::none(), py::none(),
+                              delta, py::none());
+      },
+      py::arg("input"), py::arg("target"), py::arg("reduction") = "mean", py::arg("delta") = 1.0,
+      "Huber loss: 0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta); d = input - target.");
+  m.def(
+      "huber_loss_backward",
+      [](py::handle g, py::handle x, py::handle y, const std::string& r, double delta,
+         py::handle out) {
+        return pointwise_call(Call::backward, PL::huber, g, x, y, r, py::none(), py::none(), delta,
+                              out);
+      },
+      py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("reduction") = "mean",
+      py::arg("delta") = 1.0, py::kw_only(), py::arg("out") = none,
+      "Gradient of huber_loss wrt input: clip(input - target, -delta, delta) * grad_output.");
+  m.def(
+      "huber_loss_forward_backward",
+      [](py::handle x, py::handle y, const std::string& r, double delta, py::handle g,
+         py::handle out) {
+        return pointwise_call(Call::forward_backward, PL::huber, g, x, y, r, py::none(), py::none(),
+                              delta, out);
+      },
+      py::arg("input"), py::arg("target"), py::arg("reduction") = "mean", py::arg("delta") = 1.0,
+      py::kw_only(), py::arg("grad_output") = none, py::arg("out") = none,
+      "(huber_loss, its gradient wrt input) in one pass.");
 
-  m.def("binary_cross_entropy", [](py::handle x, py::handle y, py::handle w, const std::string& r) {
-    return pointwise_call(Call::forward, PL::bce, py::none(), x, y, r, w, py::none(), 1.0,
-                          py::none());
-  }, py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("reduction") = "mean",
-        "-w (t log(p) + (1 - t) log(1 - p)) on probabilities p in [0, 1], logs clamped at -100.");
-  m.def("binary_cross_entropy_backward", [](py::handle g, py::handle x, py::handle y,
-                                            py::handle w, const std::string& r, py::handle out) {
-    return pointwise_call(Call::backward, PL::bce, g, x, y, r, w, py::none(), 1.0, out);
-  }, py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("weight") = none,
-        py::arg("reduction") = "mean", py::kw_only(), py::arg("out") = none,
-        "Gradient wrt input: w (p - t) / max(p (1 - p), 1e-12) * grad_output.");
-  m.def("binary_cross_entropy_forward_backward", [](py::handle x, py::handle y, py::handle w,
-                                                    const std::string& r, py::handle g,
-                                                    py::handle out) {
-    return pointwise_call(Call::forward_backward, PL::bce, g, x, y, r, w, py::none(), 1.0, out);
-  }, py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("reduction") = "mean",
-        py::kw_only(), py::arg("grad_output") = none, py::arg("out") = none,
-        "(binary_cross_entropy, its gradient wrt input) in one pass.");
+  m.def(
+      "binary_cross_entropy",
+      [](py::handle x, py::handle y, py::handle w, const std::string& r) {
+        return pointwise_call(Call::forward, PL::bce, py::none(), x, y, r, w, py::none(), 1.0,
+                              py::none());
+      },
+      py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("reduction") = "mean",
+      "-w (t log(p) + (1 - t) log(1 - p)) on probabilities p in [0, 1], logs clamped at -100.");
+  m.def(
+      "binary_cross_entropy_backward",
+      [](py::handle g, py::handle x, py::handle y, py::handle w, const std::string& r,
+         py::handle out) {
+        return pointwise_call(Call::backward, PL::bce, g, x, y, r, w, py::none(), 1.0, out);
+      },
+      py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("weight") = none,
+      py::arg("reduction") = "mean", py::kw_only(), py::arg("out") = none,
+      "Gradient wrt input: w (p - t) / max(p (1 - p), 1e-12) * grad_output.");
+  m.def(
+      "binary_cross_entropy_forward_backward",
+      [](py::handle x, py::handle y, py::handle w, const std::string& r, py::handle g,
+         py::handle out) {
+        return pointwise_call(Call::forward_backward, PL::bce, g, x, y, r, w, py::none(), 1.0, out);
+      },
+      py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("reduction") = "mean",
+      py::kw_only(), py::arg("grad_output") = none, py::arg("out") = none,
+      "(binary_cross_entropy, its gradient wrt input) in one pass.");
 
-  m.def("binary_cross_entropy_with_logits", [](py::handle x, py::handle y, py::handle w,
-                                               const std::string& r, py::handle pw) {
-    return pointwise_call(Call::forward, PL::bce_logits, py::none(), x, y, r, w, pw, 1.0,
-                          py::none());
-  }, py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("reduction") = "mean",
-        py::arg("pos_weight") = none,
-        "Binary cross entropy on logits, computed stably: w ((1 - t) x + (1 + (pw - 1) t) "
-        "softplus(-x)).");
-  m.def("binary_cross_entropy_with_logits_backward",
-        [](py::handle g, py::handle x, py::handle y, py::handle w, const std::string& r,
-           py::handle pw, py::handle out) {
-    return pointwise_call(Call::backward, PL::bce_logits, g, x, y, r, w, pw, 1.0, out);
-  }, py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("weight") = none,
-        py::arg("reduction") = "mean", py::arg("pos_weight") = none, py::kw_only(),
-        py::arg("out") = none,
-        "Gradient wrt input: w ((1 + (pw - 1) t) sigmoid(x) - pw t) * grad_output.");
-  m.def("binary_cross_entropy_with_logits_forward_backward",
-        [](py::handle x, py::handle y, py::handle w, const std::string& r, py::handle pw,
-           py::handle g, py::handle out) {
-    return pointwise_call(Call::forward_backward, PL::bce_logits, g, x, y, r, w, pw, 1.0, out);
-  }, py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("reduction") = "mean",
-        py::arg("pos_weight") = none, py::kw_only(), py::arg("grad_output") = none,
-        py::arg("out") = none, "(binary_cross_entropy_with_logits, its gradient) in one pass.");
+  m.def(
+      "binary_cross_entropy_with_logits",
+      [](py::handle x, py::handle y, py::handle w, const std::string& r, py::handle pw) {
+        return pointwise_call(Call::forward, PL::bce_logits, py::none(), x, y, r, w, pw, 1.0,
+                              py::none());
+      },
+      py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("reduction") = "mean",
+      py::arg("pos_weight") = none,
+      "Binary cross entropy on logits, computed stably: w ((1 - t) x + (1 + (pw - 1) t) "
+      "softplus(-x)).");
+  m.def(
+      "binary_cross_entropy_with_logits_backward",
+      [](py::handle g, py::handle x, py::handle y, py::handle w, const std::string& r,
+         py::handle pw, py::handle out) {
+        return pointwise_call(Call::backward, PL::bce_logits, g, x, y, r, w, pw, 1.0, out);
+      },
+      py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("weight") = none,
+      py::arg("reduction") = "mean", py::arg("pos_weight") = none, py::kw_only(),
+      py::arg("out") = none,
+      "Gradient wrt input: w ((1 + (pw - 1) t) sigmoid(x) - pw t) * grad_output.");
+  m.def(
+      "binary_cross_entropy_with_logits_forward_backward",
+      [](py::handle x, py::handle y, py::handle w, const std::string& r, py::handle pw,
+         py::handle g, py::handle out) {
+        return pointwise_call(Call::forward_backward, PL::bce_logits, g, x, y, r, w, pw, 1.0, out);
+      },
+      py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("reduction") = "mean",
+      py::arg("pos_weight") = none, py::kw_only(), py::arg("grad_output") = none,
+      py::arg("out") = none, "(binary_cross_entropy_with_logits, its gradient) in one pass.");
 
-  m.def("cross_entropy", [](py::handle x, py::handle t, py::handle w, int64_t ii,
-                            const std::string& r, double eps) {
-    return class_call(Call::forward, true, py::none(), x, t, w, ii, r, eps, py::none());
-  }, py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("ignore_index") = -100,
-        py::arg("reduction") = "mean", py::arg("label_smoothing") = 0.0,
-        "Cross entropy of logits (N, C) or (C,) against class indices (N,) / () of any integer "
-        "dtype or class probabilities of input's shape: log-softmax and NLL fused per row.");
-  m.def("cross_entropy_backward", [](py::handle g, py::handle x, py::handle t, py::handle w,
-                                     int64_t ii, const std::string& r, double eps, py::handle out) {
-    return class_call(Call::backward, true, g, x, t, w, ii, r, eps, out);
-  }, py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("weight") = none,
-        py::arg("ignore_index") = -100, py::arg("reduction") = "mean",
-        py::arg("label_smoothing") = 0.0, py::kw_only(), py::arg("out") = none,
-        "Gradient wrt the logits: (Q softmax(x) - q) * grad_output (/ the mean's denominator), q "
-        "the smoothed, weighted target and Q its sum.");
-  m.def("cross_entropy_forward_backward", [](py::handle x, py::handle t, py::handle w, int64_t ii,
-                                             const std::string& r, double eps, py::handle g,
-                                             py::handle out) {
-    return class_call(Call::forward_backward, true, g, x, t, w, ii, r, eps, out);
-  }, py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("ignore_index") = -100,
-        py::arg("reduction") = "mean", py::arg("label_smoothing") = 0.0, py::kw_only(),
-        py::arg("grad_output") = none, py::arg("out") = none,
-        "(cross_entropy, its gradient wrt the logits) in one pass over each row.");
+  m.def(
+      "cross_entropy",
+      [](py::handle x, py::handle t, py::handle w, int64_t ii, const std::string& r, double eps) {
+        return class_call(Call::forward, true, py::none(), x, t, w, ii, r, eps, py::none());
+      },
+      py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("ignore_index") = -100,
+      py::arg("reduction") = "mean", py::arg("label_smoothing") = 0.0,
+      "Cross entropy of logits (N, C) or (C,) against class indices (N,) / () of any integer "
+      "dtype or class probabilities of input's shape: log-softmax and NLL fused per row.");
+  m.def(
+      "cross_entropy_backward",
+      [](py::handle g, py::handle x, py::handle t, py::handle w, int64_t ii, const std::string& r,
+         double eps,
+         py::handle out) { return class_call(Call::backward, true, g, x, t, w, ii, r, eps, out); },
+      py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("weight") = none,
+      py::arg("ignore_index") = -100, py::arg("reduction") = "mean",
+      py::arg("label_smoothing") = 0.0, py::kw_only(), py::arg("out") = none,
+      "Gradient wrt the logits: (Q softmax(x) - q) * grad_output (/ the mean's denominator), q "
+      "the smoothed, weighted target and Q its sum.");
+  m.def(
+      "cross_entropy_forward_backward",
+      [](py::handle x, py::handle t, py::handle w, int64_t ii, const std::string& r, double eps,
+         py::handle g, py::handle out) {
+        return class_call(Call::forward_backward, true, g, x, t, w, ii, r, eps, out);
+      },
+      py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("ignore_index") = -100,
+      py::arg("reduction") = "mean", py::arg("label_smoothing") = 0.0, py::kw_only(),
+      py::arg("grad_output") = none, py::arg("out") = none,
+      "(cross_entropy, its gradient wrt the logits) in one pass over each row.");
 
-  m.def("nll_loss", [](py::handle x, py::handle t, py::handle w, int64_t ii,
-                       const std::string& r) {
-    return class_call(Call::forward, false, py::none(), x, t, w, ii, r, 0.0, py::none());
-  }, py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("ignore_index") = -100,
-        py::arg("reduction") = "mean",
-        "Negative log-likelihood of log-probabilities (N, C) or (C,) at class indices.");
-  m.def("nll_loss_backward", [](py::handle g, py::handle x, py::handle t, py::handle w, int64_t ii,
-                                const std::string& r, py::handle out) {
-    return class_call(Call::backward, false, g, x, t, w, ii, r, 0.0, out);
-  }, py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("weight") = none,
-        py::arg("ignore_index") = -100, py::arg("reduction") = "mean", py::kw_only(),
-        py::arg("out") = none, "Gradient wrt input: -w[t] * grad_output at the target class.");
-  m.def("nll_loss_forward_backward", [](py::handle x, py::handle t, py::handle w, int64_t ii,
-                                        const std::string& r, py::handle g, py::handle out) {
-    return class_call(Call::forward_backward, false, g, x, t, w, ii, r, 0.0, out);
-  }, py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("ignore_index") = -100,
-        py::arg("reduction") = "mean", py::kw_only(), py::arg("grad_output") = none,
-        py::arg("out") = none, "(nll_loss, its gradient wrt input) in one pass.");
+  m.def(
+      "nll_loss",
+      [](py::handle x, py::handle t, py::handle w, int64_t ii, const std::string& r) {
+        return class_call(Call::forward, false, py::none(), x, t, w, ii, r, 0.0, py::none());
+      },
+      py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("ignore_index") = -100,
+      py::arg("reduction") = "mean",
+      "Negative log-likelihood of log-probabilities (N, C) or (C,) at class indices.");
+  m.def(
+      "nll_loss_backward",
+      [](py::handle g, py::handle x, py::handle t, py::handle w, int64_t ii, const std::string& r,
+         py::handle out) { return class_call(Call::backward, false, g, x, t, w, ii, r, 0.0, out); },
+      py::arg("grad_output"), py::arg("input"), py::arg("target"), py::arg("weight") = none,
+      py::arg("ignore_index") = -100, py::arg("reduction") = "mean", py::kw_only(),
+      py::arg("out") = none, "Gradient wrt input: -w[t] * grad_output at the target class.");
+  m.def(
+      "nll_loss_forward_backward",
+      [](py::handle x, py::handle t, py::handle w, int64_t ii, const std::string& r, py::handle g,
+         py::handle out) {
+        return class_call(Call::forward_backward, false, g, x, t, w, ii, r, 0.0, out);
+      },
+      py::arg("input"), py::arg("target"), py::arg("weight") = none, py::arg("ignore_index") = -100,
+      py::arg("reduction") = "mean", py::kw_only(), py::arg("grad_output") = none,
+      py::arg("out") = none, "(nll_loss, its gradient wrt input) in one pass.");
 }
 
 }  // namespace fastnn::bind

@@ -29,16 +29,21 @@ PYBIND11_MODULE(_C, m) {
   m.def("get_num_threads", &num_threads, "Threads the kernels may use.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Set the threads kernels may use (default: OpenMP's, which honours OMP_NUM_THREADS).");
-  m.def("simd_level", [] { return std::string(kernels().isa); },
-        "The SIMD level whose kernels run: avx512, avx2 or scalar.");
-  m.def("supported_simd_levels", &supported_simd_levels, "SIMD levels this CPU can run, best first.");
-  m.def("_set_simd_level", [](const std::string& s) {
-    try {
-      set_simd_level(s);
-    } catch (const std::invalid_argument& e) {
-      throw py::value_error(e.what());
-    }
-  }, py::arg("level"), "Switch kernels to another supported level (for tests and benchmarks).");
+  m.def(
+      "simd_level", [] { return std::string(kernels().isa); },
+      "The SIMD level whose kernels run: avx512, avx2 or scalar.");
+  m.def("supported_simd_levels", &supported_simd_levels,
+        "SIMD levels this CPU can run, best first.");
+  m.def(
+      "_set_simd_level",
+      [](const std::string& s) {
+        try {
+          set_simd_level(s);
+        } catch (const std::invalid_argument& e) {
+          throw py::value_error(e.what());
+        }
+      },
+      py::arg("level"), "Switch kernels to another supported level (for tests and benchmarks).");
   m.def("_build_info", [] {
     py::dict d;
     d["version"] = FASTNN_VERSION;

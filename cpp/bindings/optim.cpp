@@ -54,8 +54,8 @@ std::vector<py::handle> as_list_like(py::handle obj, const char* name, size_t n,
                                      const char* like_name) {
   std::vector<py::handle> v = as_list(obj, name);
   if (v.size() != n)
-    throw py::value_error(std::string(name) + " has " + std::to_string(v.size()) +
-                          " entries but " + like_name + " has " + std::to_string(n));
+    throw py::value_error(std::string(name) + " has " + std::to_string(v.size()) + " entries but " +
+                          like_name + " has " + std::to_string(n));
   return v;
 }
 
@@ -133,8 +133,8 @@ std::vector<int64_t> steps(py::handle obj, size_t n) {
     py::object idx = py::reinterpret_steal<py::object>(PyNumber_Index(h.ptr()));
     if (!idx) throw py::error_already_set();
     const int64_t s = idx.cast<int64_t>();
-    require(s >= 1, name + " must be >= 1 (the step count after this update), got " +
-                        std::to_string(s));
+    require(s >= 1,
+            name + " must be >= 1 (the step count after this update), got " + std::to_string(s));
     return s;
   };
   if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
@@ -289,8 +289,8 @@ void adam_step(py::handle params, py::handle grads, py::handle exp_avgs, py::han
 }
 
 void sgd_step(py::handle params, py::handle grads, py::handle momentum_buffers, double lr,
-              double momentum, double dampening, double weight_decay, bool nesterov,
-              bool maximize, py::handle first_step) {
+              double momentum, double dampening, double weight_decay, bool nesterov, bool maximize,
+              py::handle first_step) {
   check_nonneg(lr, "lr");
   check_nonneg(momentum, "momentum");
   check_nonneg(weight_decay, "weight_decay");
@@ -301,7 +301,8 @@ void sgd_step(py::handle params, py::handle grads, py::handle momentum_buffers, 
   const bool has_mom = momentum != 0.0;
   if (has_mom && momentum_buffers.is_none())
     throw py::value_error("momentum_buffers is required when momentum != 0");
-  Batch b = validate(params, grads, {{"momentum_buffers", has_mom ? momentum_buffers : py::handle()}});
+  Batch b =
+      validate(params, grads, {{"momentum_buffers", has_mom ? momentum_buffers : py::handle()}});
   const std::vector<bool> first = flags(first_step, b.params.size(), "first_step");
   OptimHyper h;
   h.lr = lr;
@@ -333,9 +334,9 @@ void adagrad_step(py::handle params, py::handle grads, py::handle state_sums, py
   launch(b, t, h, [](const auto& k) { return k.adagrad; });
 }
 
-void rmsprop_step(py::handle params, py::handle grads, py::handle square_avgs,
-                  py::handle grad_avgs, py::handle momentum_buffers, double lr, double alpha,
-                  double eps, double weight_decay, double momentum, bool centered, bool maximize) {
+void rmsprop_step(py::handle params, py::handle grads, py::handle square_avgs, py::handle grad_avgs,
+                  py::handle momentum_buffers, double lr, double alpha, double eps,
+                  double weight_decay, double momentum, bool centered, bool maximize) {
   check_nonneg(lr, "lr");
   check_nonneg(alpha, "alpha");
   check_nonneg(eps, "eps");
@@ -430,59 +431,71 @@ void inplace_lists(py::handle arrays, Fn&& fn) {
 
 void bind_optim(py::module_& m) {
   const py::object none = py::none();
-  m.def("adam_step", &adam_step, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"),
-        py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs") = none, py::kw_only(), py::arg("step"),
-        py::arg("lr") = 1e-3, py::arg("beta1") = 0.9, py::arg("beta2") = 0.999,
-        py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0, py::arg("amsgrad") = false,
-        py::arg("maximize") = false, py::arg("decoupled") = false,
-        R"doc(adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False, decoupled=False)
+  m.def(
+      "adam_step", &adam_step, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"),
+      py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs") = none, py::kw_only(), py::arg("step"),
+      py::arg("lr") = 1e-3, py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("eps") = 1e-8,
+      py::arg("weight_decay") = 0.0, py::arg("amsgrad") = false, py::arg("maximize") = false,
+      py::arg("decoupled") = false,
+      R"doc(adam_step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False, decoupled=False)
 
 One fused Adam (decoupled=False) or AdamW (decoupled=True) step over a list of parameters, in
 place, with torch.optim.Adam's formulas. `step` is the step number after this update (1 on the
 first call), an int or one int per parameter. All lists have one entry per parameter; params and
 states are writeable C-contiguous ndarrays with their parameter's dtype (float32 or float64) and
 shape. Everything is validated before any array is written.)doc");
-  m.def("sgd_step", &sgd_step, py::arg("params"), py::arg("grads"),
-        py::arg("momentum_buffers") = none, py::kw_only(), py::arg("lr") = 1e-3,
-        py::arg("momentum") = 0.0, py::arg("dampening") = 0.0, py::arg("weight_decay") = 0.0,
-        py::arg("nesterov") = false, py::arg("maximize") = false, py::arg("first_step") = false,
-        R"doc(sgd_step(params, grads, momentum_buffers=None, *, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False, first_step=False)
+  m.def(
+      "sgd_step", &sgd_step, py::arg("params"), py::arg("grads"),
+      py::arg("momentum_buffers") = none, py::kw_only(), py::arg("lr") = 1e-3,
+      py::arg("momentum") = 0.0, py::arg("dampening") = 0.0, py::arg("weight_decay") = 0.0,
+      py::arg("nesterov") = false, py::arg("maximize") = false, py::arg("first_step") = false,
+      R"doc(sgd_step(params, grads, momentum_buffers=None, *, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False, first_step=False)
 
 One fused SGD step (torch.optim.SGD's formulas) over a list of parameters, in place.
 momentum_buffers is required when momentum != 0; `first_step` (a bool, or one per parameter)
 makes the buffer a copy of the gradient, as torch does when a parameter has no buffer yet.)doc");
-  m.def("adagrad_step", &adagrad_step, py::arg("params"), py::arg("grads"), py::arg("state_sums"),
-        py::kw_only(), py::arg("step"), py::arg("lr") = 1e-2, py::arg("lr_decay") = 0.0,
-        py::arg("weight_decay") = 0.0, py::arg("eps") = 1e-10, py::arg("maximize") = false,
-        R"doc(adagrad_step(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10, maximize=False)
+  m.def(
+      "adagrad_step", &adagrad_step, py::arg("params"), py::arg("grads"), py::arg("state_sums"),
+      py::kw_only(), py::arg("step"), py::arg("lr") = 1e-2, py::arg("lr_decay") = 0.0,
+      py::arg("weight_decay") = 0.0, py::arg("eps") = 1e-10, py::arg("maximize") = false,
+      R"doc(adagrad_step(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10, maximize=False)
 
 One fused Adagrad step (torch.optim.Adagrad's formulas) over a list of parameters, in place.
 `step` is the step number after this update (an int or one per parameter); state_sums start at
 initial_accumulator_value.)doc");
-  m.def("rmsprop_step", &rmsprop_step, py::arg("params"), py::arg("grads"),
-        py::arg("square_avgs"), py::arg("grad_avgs") = none, py::arg("momentum_buffers") = none,
-        py::kw_only(), py::arg("lr") = 1e-2, py::arg("alpha") = 0.99, py::arg("eps") = 1e-8,
-        py::arg("weight_decay") = 0.0, py::arg("momentum") = 0.0, py::arg("centered") = false,
-        py::arg("maximize") = false,
-        R"doc(rmsprop_step(params, grads, square_avgs, grad_avgs=None, momentum_buffers=None, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False)
+  m.def(
+      "rmsprop_step", &rmsprop_step, py::arg("params"), py::arg("grads"), py::arg("square_avgs"),
+      py::arg("grad_avgs") = none, py::arg("momentum_buffers") = none, py::kw_only(),
+      py::arg("lr") = 1e-2, py::arg("alpha") = 0.99, py::arg("eps") = 1e-8,
+      py::arg("weight_decay") = 0.0, py::arg("momentum") = 0.0, py::arg("centered") = false,
+      py::arg("maximize") = false,
+      R"doc(rmsprop_step(params, grads, square_avgs, grad_avgs=None, momentum_buffers=None, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False)
 
 One fused RMSprop step (torch.optim.RMSprop's formulas) over a list of parameters, in place.
 grad_avgs is required when centered, momentum_buffers when momentum > 0 (all start at zero).)doc");
   m.def("_norm_reduce", &norm_reduce, py::arg("arrays"), py::arg("norm_type") = 2.0,
         "sum |x| (1), sum x^2 (2) or max |x| (inf) over a list of arrays, accumulated in double.");
-  m.def("_scale_", [](py::handle arrays, double s) {
-    inplace_lists(arrays, [s](Lists<float>& f, Lists<double>& d) {
-      if (!f.xs.empty()) kernels().f32.optim.scale(f.xs.data(), f.ns.data(), f.xs.size(), s);
-      if (!d.xs.empty()) kernels().f64.optim.scale(d.xs.data(), d.ns.data(), d.xs.size(), s);
-    });
-  }, py::arg("arrays"), py::arg("factor"), "x *= factor for every array of a list, in place.");
-  m.def("_clamp_", [](py::handle arrays, double lo, double hi) {
-    inplace_lists(arrays, [lo, hi](Lists<float>& f, Lists<double>& d) {
-      if (!f.xs.empty()) kernels().f32.optim.clamp(f.xs.data(), f.ns.data(), f.xs.size(), lo, hi);
-      if (!d.xs.empty()) kernels().f64.optim.clamp(d.xs.data(), d.ns.data(), d.xs.size(), lo, hi);
-    });
-  }, py::arg("arrays"), py::arg("min"), py::arg("max"),
-        "x = clip(x, min, max) for every array of a list, in place (NaN kept).");
+  m.def(
+      "_scale_",
+      [](py::handle arrays, double s) {
+        inplace_lists(arrays, [s](Lists<float>& f, Lists<double>& d) {
+          if (!f.xs.empty()) kernels().f32.optim.scale(f.xs.data(), f.ns.data(), f.xs.size(), s);
+          if (!d.xs.empty()) kernels().f64.optim.scale(d.xs.data(), d.ns.data(), d.xs.size(), s);
+        });
+      },
+      py::arg("arrays"), py::arg("factor"), "x *= factor for every array of a list, in place.");
+  m.def(
+      "_clamp_",
+      [](py::handle arrays, double lo, double hi) {
+        inplace_lists(arrays, [lo, hi](Lists<float>& f, Lists<double>& d) {
+          if (!f.xs.empty())
+            kernels().f32.optim.clamp(f.xs.data(), f.ns.data(), f.xs.size(), lo, hi);
+          if (!d.xs.empty())
+            kernels().f64.optim.clamp(d.xs.data(), d.ns.data(), d.xs.size(), lo, hi);
+        });
+      },
+      py::arg("arrays"), py::arg("min"), py::arg("max"),
+      "x = clip(x, min, max) for every array of a list, in place (NaN kept).");
 }
 
 }  // namespace fastnn::bind

@@ -63,23 +63,30 @@ py::object backward(py::handle g_obj, py::handle y_obj, int64_t axis, py::handle
 
 void bind_softmax(py::module_& m) {
   const py::object none = py::none();
-  m.def("softmax", [](py::handle x, int64_t axis, py::handle out) {
-    return forward(x, axis, out, false);
-  }, py::arg("x"), py::arg("axis") = -1, py::kw_only(), py::arg("out") = none,
-        "exp(x) / sum(exp(x)) along axis (max-shifted, summed in double).");
-  m.def("log_softmax", [](py::handle x, int64_t axis, py::handle out) {
-    return forward(x, axis, out, true);
-  }, py::arg("x"), py::arg("axis") = -1, py::kw_only(), py::arg("out") = none,
-        "x - logsumexp(x) along axis.");
-  m.def("softmax_backward", [](py::handle g, py::handle y, int64_t axis, py::handle out) {
-    return backward(g, y, axis, out, false);
-  }, py::arg("grad_out"), py::arg("y"), py::arg("axis") = -1, py::kw_only(),
-        py::arg("out") = none, "Gradient through softmax given its output y: y * (g - sum(g*y)).");
-  m.def("log_softmax_backward", [](py::handle g, py::handle y, int64_t axis, py::handle out) {
-    return backward(g, y, axis, out, true);
-  }, py::arg("grad_out"), py::arg("y"), py::arg("axis") = -1, py::kw_only(),
-        py::arg("out") = none,
-        "Gradient through log_softmax given its output y: g - exp(y) * sum(g).");
+  m.def(
+      "softmax",
+      [](py::handle x, int64_t axis, py::handle out) { return forward(x, axis, out, false); },
+      py::arg("x"), py::arg("axis") = -1, py::kw_only(), py::arg("out") = none,
+      "exp(x) / sum(exp(x)) along axis (max-shifted, summed in double).");
+  m.def(
+      "log_softmax",
+      [](py::handle x, int64_t axis, py::handle out) { return forward(x, axis, out, true); },
+      py::arg("x"), py::arg("axis") = -1, py::kw_only(), py::arg("out") = none,
+      "x - logsumexp(x) along axis.");
+  m.def(
+      "softmax_backward",
+      [](py::handle g, py::handle y, int64_t axis, py::handle out) {
+        return backward(g, y, axis, out, false);
+      },
+      py::arg("grad_out"), py::arg("y"), py::arg("axis") = -1, py::kw_only(), py::arg("out") = none,
+      "Gradient through softmax given its output y: y * (g - sum(g*y)).");
+  m.def(
+      "log_softmax_backward",
+      [](py::handle g, py::handle y, int64_t axis, py::handle out) {
+        return backward(g, y, axis, out, true);
+      },
+      py::arg("grad_out"), py::arg("y"), py::arg("axis") = -1, py::kw_only(), py::arg("out") = none,
+      "Gradient through log_softmax given its output y: g - exp(y) * sum(g).");
 }
 
 }  // namespace fastnn::bind

@@ -59,8 +59,8 @@ void backward(const T* g, const T* x, T* out, int64_t n, const ActParams& p) {
     parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
 #pragma omp simd
       for (int64_t i = b; i < e; ++i)
-        out[i] = static_cast<T>(
-            A::backward(static_cast<double>(g[i]), static_cast<double>(x[i]), q));
+        out[i] =
+            static_cast<T>(A::backward(static_cast<double>(g[i]), static_cast<double>(x[i]), q));
     });
   }
 }
@@ -71,8 +71,8 @@ void backward_from_output(const T* g, const T* y, T* out, int64_t n, const ActPa
   parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i)
-      out[i] = static_cast<T>(
-          A::backward_y(static_cast<double>(g[i]), static_cast<double>(y[i]), q));
+      out[i] =
+          static_cast<T>(A::backward_y(static_cast<double>(g[i]), static_cast<double>(y[i]), q));
   });
 }
 
@@ -89,8 +89,8 @@ ActivationKernels<T> make() {
 }  // namespace
 
 void fill_activations(KernelTable& t) {
-#define FASTNN_ACT_FILL(name, Functor, nparams, p0, d0, p1, d1, has_y)        \
-  t.f32.act[static_cast<int>(Act::name)] = make<Functor, has_y, float>();  \
+#define FASTNN_ACT_FILL(name, Functor, nparams, p0, d0, p1, d1, has_y)    \
+  t.f32.act[static_cast<int>(Act::name)] = make<Functor, has_y, float>(); \
   t.f64.act[static_cast<int>(Act::name)] = make<Functor, has_y, double>();
   FASTNN_ACTIVATIONS(FASTNN_ACT_FILL)
 #undef FASTNN_ACT_FILL

@@ -53,7 +53,7 @@ inline double log_clamped(double x) {
 inline double log1m_clamped(double x) {
   const double u = 1.0 - x;
   const double uu = u > 1e-300 ? u : 1e-300;
-  const double c = (u - 1.0) + x;  // the rounding error of 1 - x
+  const double c = (u - 1.0) + x;         // the rounding error of 1 - x
   const double l = log_pos(uu) - c / uu;  // log(u - c)
   return l > -100.0 ? l : -100.0;
 }
@@ -161,15 +161,24 @@ double pointwise_mode(const PointwiseLossArgs<T>& a) {
   const int m = (a.want_sum ? kSum : 0) | (a.loss_out ? kOut : 0) | (a.grad ? kGrad : 0) |
                 (a.grad && a.grad_out ? kGradArr : 0);
   switch (m) {
-    case kSum: return pointwise_run<T, F, kW, kPW, kSum>(a);
-    case kOut: return pointwise_run<T, F, kW, kPW, kOut>(a);
-    case kGrad: return pointwise_run<T, F, kW, kPW, kGrad>(a);
-    case kGrad | kGradArr: return pointwise_run<T, F, kW, kPW, kGrad | kGradArr>(a);
-    case kSum | kGrad: return pointwise_run<T, F, kW, kPW, kSum | kGrad>(a);
-    case kOut | kGrad: return pointwise_run<T, F, kW, kPW, kOut | kGrad>(a);
-    case kOut | kGrad | kGradArr: return pointwise_run<T, F, kW, kPW, kOut | kGrad | kGradArr>(a);
-    case kSum | kGrad | kGradArr: return pointwise_run<T, F, kW, kPW, kSum | kGrad | kGradArr>(a);
-    default: return 0.0;  // nothing asked (or an unsupported mix)
+    case kSum:
+      return pointwise_run<T, F, kW, kPW, kSum>(a);
+    case kOut:
+      return pointwise_run<T, F, kW, kPW, kOut>(a);
+    case kGrad:
+      return pointwise_run<T, F, kW, kPW, kGrad>(a);
+    case kGrad | kGradArr:
+      return pointwise_run<T, F, kW, kPW, kGrad | kGradArr>(a);
+    case kSum | kGrad:
+      return pointwise_run<T, F, kW, kPW, kSum | kGrad>(a);
+    case kOut | kGrad:
+      return pointwise_run<T, F, kW, kPW, kOut | kGrad>(a);
+    case kOut | kGrad | kGradArr:
+      return pointwise_run<T, F, kW, kPW, kOut | kGrad | kGradArr>(a);
+    case kSum | kGrad | kGradArr:
+      return pointwise_run<T, F, kW, kPW, kSum | kGrad | kGradArr>(a);
+    default:
+      return 0.0;  // nothing asked (or an unsupported mix)
   }
 }
 
@@ -328,8 +337,8 @@ double classwise(const ClassLossArgs<T>& a) {
     for (int64_t r = k * rows; r < r1; ++r) {
       const T* x = a.x + r * c;
       T* grad = a.grad ? a.grad + r * c : nullptr;
-      const double gs = a.grad_out ? static_cast<double>(a.grad_out[r]) * a.grad_scale
-                                   : a.grad_scale;
+      const double gs =
+          a.grad_out ? static_cast<double>(a.grad_out[r]) * a.grad_scale : a.grad_scale;
       double loss = 0.0;
       const int64_t label = a.labels ? a.labels[r] : 0;
       if (a.labels && label == a.ignore_index) {

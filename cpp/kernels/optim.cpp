@@ -4,9 +4,9 @@
 // like torch), with the scalars that depend on the step formed in double on the host.
 //
 // A list of tensors is processed as one concatenated range [0, sum n_i): parallel_for splits that
-// range once across the pool (one OpenMP region per call, not one per tensor), and each thread walks
-// the tensor segments inside its block. Every element's result depends only on its own inputs, so
-// results are bitwise independent of the thread count.
+// range once across the pool (one OpenMP region per call, not one per tensor), and each thread
+// walks the tensor segments inside its block. Every element's result depends only on its own
+// inputs, so results are bitwise independent of the thread count.
 #include <limits>
 
 #include "fastnn/parallel.h"
@@ -15,8 +15,8 @@
 namespace fastnn::FASTNN_ISA {
 namespace {
 
-constexpr int64_t kGrainElems = 32768;   // elements per thread before the pool is woken
-constexpr int64_t kNormBlock = 16384;    // fixed reduction block: thread-count independent sums
+constexpr int64_t kGrainElems = 32768;  // elements per thread before the pool is woken
+constexpr int64_t kNormBlock = 16384;   // fixed reduction block: thread-count independent sums
 
 struct I64Buf {
   int64_t* p;
@@ -112,22 +112,44 @@ void sgd_seg(const OptimTensor<T>& t, int64_t b, int64_t e, const OptimHyper& h)
 template <class T>
 void sgd(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
   const bool wd = h.weight_decay != 0.0, mom = h.momentum != 0.0, nest = h.nesterov;
-  for_segments([ts](int64_t k) { return ts[k].n; }, count, [&](int64_t k, int64_t b, int64_t e) {
-    const OptimTensor<T>& t = ts[k];
-    const int v = (wd ? 8 : 0) + (mom ? 4 : 0) + (mom && t.c0 != 0.0 ? 2 : 0) + (mom && nest ? 1 : 0);
-    switch (v) {
-      case 0: sgd_seg<T, false, false, false, false>(t, b, e, h); break;
-      case 4: sgd_seg<T, false, true, false, false>(t, b, e, h); break;
-      case 5: sgd_seg<T, false, true, false, true>(t, b, e, h); break;
-      case 6: sgd_seg<T, false, true, true, false>(t, b, e, h); break;
-      case 7: sgd_seg<T, false, true, true, true>(t, b, e, h); break;
-      case 8: sgd_seg<T, true, false, false, false>(t, b, e, h); break;
-      case 12: sgd_seg<T, true, true, false, false>(t, b, e, h); break;
-      case 13: sgd_seg<T, true, true, false, true>(t, b, e, h); break;
-      case 14: sgd_seg<T, true, true, true, false>(t, b, e, h); break;
-      default: sgd_seg<T, true, true, true, true>(t, b, e, h); break;
-    }
-  });
+  for_segments([ts](int64_t k) { return ts[k].n; }, count,
+               [&](int64_t k, int64_t b, int64_t e) {
+                 const OptimTensor<T>& t = ts[k];
+                 const int v = (wd ? 8 : 0) + (mom ? 4 : 0) + (mom && t.c0 != 0.0 ? 2 : 0) +
+                               (mom && nest ? 1 : 0);
+                 switch (v) {
+                   case 0:
+                     sgd_seg<T, false, false, false, false>(t, b, e, h);
+                     break;
+                   case 4:
+                     sgd_seg<T, false, true, false, false>(t, b, e, h);
+                     break;
+                   case 5:
+                     sgd_seg<T, false, true, false, true>(t, b, e, h);
+                     break;
+                   case 6:
+                     sgd_seg<T, false, true, true, false>(t, b, e, h);
+                     break;
+                   case 7:
+                     sgd_seg<T, false, true, true, true>(t, b, e, h);
+                     break;
+                   case 8:
+                     sgd_seg<T, true, false, false, false>(t, b, e, h);
+                     break;
+                   case 12:
+                     sgd_seg<T, true, true, false, false>(t, b, e, h);
+                     break;
+                   case 13:
+                     sgd_seg<T, true, true, false, true>(t, b, e, h);
+                     break;
+                   case 14:
+                     sgd_seg<T, true, true, true, false>(t, b, e, h);
+                     break;
+                   default:
+                     sgd_seg<T, true, true, true, true>(t, b, e, h);
+                     break;
+                 }
+               });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,12 +177,13 @@ void adagrad_seg(const OptimTensor<T>& t, int64_t b, int64_t e, const OptimHyper
 template <class T>
 void adagrad(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
   const bool wd = h.weight_decay != 0.0;
-  for_segments([ts](int64_t k) { return ts[k].n; }, count, [&](int64_t k, int64_t b, int64_t e) {
-    if (wd)
-      adagrad_seg<T, true>(ts[k], b, e, h);
-    else
-      adagrad_seg<T, false>(ts[k], b, e, h);
-  });
+  for_segments([ts](int64_t k) { return ts[k].n; }, count,
+               [&](int64_t k, int64_t b, int64_t e) {
+                 if (wd)
+                   adagrad_seg<T, true>(ts[k], b, e, h);
+                 else
+                   adagrad_seg<T, false>(ts[k], b, e, h);
+               });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,21 +235,26 @@ template <class T>
 void rmsprop(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
   const T c = static_cast<T>(1.0 - h.alpha);
   const bool small = (c < T(0) ? -c : c) < T(0.5);
-  const int v = (h.weight_decay != 0.0 ? 8 : 0) + (h.centered ? 4 : 0) + (h.momentum > 0.0 ? 2 : 0) +
-                (small ? 1 : 0);
-  for_segments([ts](int64_t k) { return ts[k].n; }, count, [&](int64_t k, int64_t b, int64_t e) {
-    const OptimTensor<T>& t = ts[k];
-    switch (v) {
-#define FASTNN_RMS_CASE(i) \
-  case i: rmsprop_seg<T, (i & 8) != 0, (i & 4) != 0, (i & 2) != 0, (i & 1) != 0>(t, b, e, h); break;
-      FASTNN_RMS_CASE(0) FASTNN_RMS_CASE(1) FASTNN_RMS_CASE(2) FASTNN_RMS_CASE(3)
-      FASTNN_RMS_CASE(4) FASTNN_RMS_CASE(5) FASTNN_RMS_CASE(6) FASTNN_RMS_CASE(7)
-      FASTNN_RMS_CASE(8) FASTNN_RMS_CASE(9) FASTNN_RMS_CASE(10) FASTNN_RMS_CASE(11)
-      FASTNN_RMS_CASE(12) FASTNN_RMS_CASE(13) FASTNN_RMS_CASE(14) FASTNN_RMS_CASE(15)
+  const int v = (h.weight_decay != 0.0 ? 8 : 0) + (h.centered ? 4 : 0) +
+                (h.momentum > 0.0 ? 2 : 0) + (small ? 1 : 0);
+  for_segments([ts](int64_t k) { return ts[k].n; }, count,
+               [&](int64_t k, int64_t b, int64_t e) {
+                 const OptimTensor<T>& t = ts[k];
+                 switch (v) {
+#define FASTNN_RMS_CASE(i)                                                              \
+  case i:                                                                               \
+    rmsprop_seg<T, (i & 8) != 0, (i & 4) != 0, (i & 2) != 0, (i & 1) != 0>(t, b, e, h); \
+    break;
+                   FASTNN_RMS_CASE(0)
+                   FASTNN_RMS_CASE(1) FASTNN_RMS_CASE(2) FASTNN_RMS_CASE(3) FASTNN_RMS_CASE(4)
+                       FASTNN_RMS_CASE(5) FASTNN_RMS_CASE(6) FASTNN_RMS_CASE(7) FASTNN_RMS_CASE(8)
+                           FASTNN_RMS_CASE(9) FASTNN_RMS_CASE(10) FASTNN_RMS_CASE(11)
+                               FASTNN_RMS_CASE(12) FASTNN_RMS_CASE(13) FASTNN_RMS_CASE(14)
+                                   FASTNN_RMS_CASE(15)
 #undef FASTNN_RMS_CASE
-      default: break;
-    }
-  });
+                                       default : break;
+                 }
+               });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,18 +312,35 @@ void adam(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
   const T w = static_cast<T>(1.0 - h.beta1);
   const bool small = (w < T(0) ? -w : w) < T(0.5);  // torch's lerp picks its formula by |w|
   const int variant = (h.amsgrad ? 4 : 0) + (l2 ? 2 : 0) + (small ? 1 : 0);
-  for_segments([ts](int64_t k) { return ts[k].n; }, count, [&](int64_t k, int64_t b, int64_t e) {
-    switch (variant) {
-      case 0: adam_seg<T, false, false, false>(ts[k], b, e, h); break;
-      case 1: adam_seg<T, false, false, true>(ts[k], b, e, h); break;
-      case 2: adam_seg<T, false, true, false>(ts[k], b, e, h); break;
-      case 3: adam_seg<T, false, true, true>(ts[k], b, e, h); break;
-      case 4: adam_seg<T, true, false, false>(ts[k], b, e, h); break;
-      case 5: adam_seg<T, true, false, true>(ts[k], b, e, h); break;
-      case 6: adam_seg<T, true, true, false>(ts[k], b, e, h); break;
-      default: adam_seg<T, true, true, true>(ts[k], b, e, h); break;
-    }
-  });
+  for_segments([ts](int64_t k) { return ts[k].n; }, count,
+               [&](int64_t k, int64_t b, int64_t e) {
+                 switch (variant) {
+                   case 0:
+                     adam_seg<T, false, false, false>(ts[k], b, e, h);
+                     break;
+                   case 1:
+                     adam_seg<T, false, false, true>(ts[k], b, e, h);
+                     break;
+                   case 2:
+                     adam_seg<T, false, true, false>(ts[k], b, e, h);
+                     break;
+                   case 3:
+                     adam_seg<T, false, true, true>(ts[k], b, e, h);
+                     break;
+                   case 4:
+                     adam_seg<T, true, false, false>(ts[k], b, e, h);
+                     break;
+                   case 5:
+                     adam_seg<T, true, false, true>(ts[k], b, e, h);
+                     break;
+                   case 6:
+                     adam_seg<T, true, true, false>(ts[k], b, e, h);
+                     break;
+                   default:
+                     adam_seg<T, true, true, true>(ts[k], b, e, h);
+                     break;
+                 }
+               });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,7 +381,8 @@ double norm_reduce(const T* const* xs, const int64_t* ns, int64_t count, double 
   // Fixed blocks of kNormBlock elements per tensor, reduced in block order.
   I64Buf first(count + 1);
   first.p[0] = 0;
-  for (int64_t k = 0; k < count; ++k) first.p[k + 1] = first.p[k] + (ns[k] + kNormBlock - 1) / kNormBlock;
+  for (int64_t k = 0; k < count; ++k)
+    first.p[k + 1] = first.p[k] + (ns[k] + kNormBlock - 1) / kNormBlock;
   const int64_t nblocks = first.p[count];
   if (nblocks == 0) return 0.0;
   F64Buf part(nblocks);
@@ -371,25 +417,27 @@ double norm_reduce(const T* const* xs, const int64_t* ns, int64_t count, double 
 template <class T>
 void scale(T* const* xs, const int64_t* ns, int64_t count, double s) {
   const T c = static_cast<T>(s);
-  for_segments([ns](int64_t k) { return ns[k]; }, count, [&](int64_t k, int64_t b, int64_t e) {
-    T* x = xs[k];
+  for_segments([ns](int64_t k) { return ns[k]; }, count,
+               [&](int64_t k, int64_t b, int64_t e) {
+                 T* x = xs[k];
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i) x[i] = x[i] * c;
-  });
+                 for (int64_t i = b; i < e; ++i) x[i] = x[i] * c;
+               });
 }
 
 template <class T>
 void clamp(T* const* xs, const int64_t* ns, int64_t count, double lo_d, double hi_d) {
   const T lo = static_cast<T>(lo_d), hi = static_cast<T>(hi_d);
-  for_segments([ns](int64_t k) { return ns[k]; }, count, [&](int64_t k, int64_t b, int64_t e) {
-    T* x = xs[k];
+  for_segments([ns](int64_t k) { return ns[k]; }, count,
+               [&](int64_t k, int64_t b, int64_t e) {
+                 T* x = xs[k];
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i) {
-      const T v = x[i];
-      const T a = v < lo ? lo : v;
-      x[i] = a > hi ? hi : a;  // NaN compares false both times: kept
-    }
-  });
+                 for (int64_t i = b; i < e; ++i) {
+                   const T v = x[i];
+                   const T a = v < lo ? lo : v;
+                   x[i] = a > hi ? hi : a;  // NaN compares false both times: kept
+                 }
+               });
 }
 
 }  // namespace

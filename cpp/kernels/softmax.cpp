@@ -73,8 +73,7 @@ void softmax_forward(const T* x, T* y, int64_t outer, int64_t len, int64_t inner
     } else {
       Scratch ms(2 * inner);
       for (int64_t o = b; o < e; ++o)
-        softmax_cols(x + o * len * inner, y + o * len * inner, len, inner, log, ms.p,
-                     ms.p + inner);
+        softmax_cols(x + o * len * inner, y + o * len * inner, len, inner, log, ms.p, ms.p + inner);
     }
   });
 }

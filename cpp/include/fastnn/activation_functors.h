@@ -1,8 +1,9 @@
 // One functor per activation: f(x), and backward(g, x) = g * f'(x) (the derivative is
 // backward(1, x)). An optional f32(float) is the float32 forward computed in float, used where the
-// exhaustive sweep shows it keeps the float32 bound. All arithmetic is in double; float32 kernels round once at the store.
-// NaN, inf and kinks follow PyTorch's CPU kernels (relu'(0) = 0, relu'(NaN) passes the gradient as
-// torch's threshold_backward does). `cost` scales the per-thread grain in the driver.
+// exhaustive sweep shows it keeps the float32 bound. All arithmetic is in double; float32 kernels
+// round once at the store. NaN, inf and kinks follow PyTorch's CPU kernels (relu'(0) = 0,
+// relu'(NaN) passes the gradient as torch's threshold_backward does). `cost` scales the per-thread
+// grain in the driver.
 #pragma once
 #include <cmath>
 

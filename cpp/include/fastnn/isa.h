@@ -1,4 +1,5 @@
-// Kernel code lives in fastnn::FASTNN_ISA (scalar, avx2 or avx512), set per object library by CMake.
+// Kernel code lives in fastnn::FASTNN_ISA (scalar, avx2 or avx512), set per object library by
+// CMake.
 #pragma once
 #ifndef FASTNN_ISA
 #error "kernel sources are compiled once per ISA with -DFASTNN_ISA=<name>"

@@ -5,8 +5,8 @@
 #include <type_traits>
 
 #include "fastnn/activation_list.h"
-#include "fastnn/optim_kernels.h"
 #include "fastnn/loss_kernels.h"
+#include "fastnn/optim_kernels.h"
 
 namespace fastnn {
 
@@ -30,7 +30,8 @@ struct ActivationKernels {
   // grad_out * f'(x), one pass.
   void (*backward)(const T* g, const T* x, T* out, int64_t n, const ActParams& p) = nullptr;
   // grad_out * f'(x) written in terms of y = f(x) (sigmoid, tanh); null where f has no such form.
-  void (*backward_from_output)(const T* g, const T* y, T* out, int64_t n, const ActParams& p) = nullptr;
+  void (*backward_from_output)(const T* g, const T* y, T* out, int64_t n,
+                               const ActParams& p) = nullptr;
 };
 
 // An array seen as (outer, len, inner) with the softmax axis in the middle.
@@ -85,9 +86,15 @@ struct KernelTable {
 };
 
 // One table per ISA; each is defined in kernels/kernel_table.cpp compiled with that ISA's flags.
-namespace scalar { const KernelTable& kernel_table(); }
-namespace avx2 { const KernelTable& kernel_table(); }
-namespace avx512 { const KernelTable& kernel_table(); }
+namespace scalar {
+const KernelTable& kernel_table();
+}
+namespace avx2 {
+const KernelTable& kernel_table();
+}
+namespace avx512 {
+const KernelTable& kernel_table();
+}
 
 // The table in use (dispatch.cpp).
 const KernelTable& kernels();

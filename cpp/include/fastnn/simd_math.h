@@ -32,18 +32,18 @@ constexpr double kShifter = 0x1.8p52;
 
 // exp(r) - 1 for |r| <= ln2/2: Taylor series to r^13 (truncation < 5e-18).
 FASTNN_INLINE double expm1_reduced(double r) {
-  double q = 1.0 / 6227020800.0;         // 1/13!
-  q = q * r + 1.0 / 479001600.0;         // 1/12!
-  q = q * r + 1.0 / 39916800.0;          // 1/11!
-  q = q * r + 1.0 / 3628800.0;           // 1/10!
-  q = q * r + 1.0 / 362880.0;            // 1/9!
-  q = q * r + 1.0 / 40320.0;             // 1/8!
-  q = q * r + 1.0 / 5040.0;              // 1/7!
-  q = q * r + 1.0 / 720.0;               // 1/6!
-  q = q * r + 1.0 / 120.0;               // 1/5!
-  q = q * r + 1.0 / 24.0;                // 1/4!
-  q = q * r + 1.0 / 6.0;                 // 1/3!
-  q = q * r + 0.5;                       // 1/2!
+  double q = 1.0 / 6227020800.0;  // 1/13!
+  q = q * r + 1.0 / 479001600.0;  // 1/12!
+  q = q * r + 1.0 / 39916800.0;   // 1/11!
+  q = q * r + 1.0 / 3628800.0;    // 1/10!
+  q = q * r + 1.0 / 362880.0;     // 1/9!
+  q = q * r + 1.0 / 40320.0;      // 1/8!
+  q = q * r + 1.0 / 5040.0;       // 1/7!
+  q = q * r + 1.0 / 720.0;        // 1/6!
+  q = q * r + 1.0 / 120.0;        // 1/5!
+  q = q * r + 1.0 / 24.0;         // 1/4!
+  q = q * r + 1.0 / 6.0;          // 1/3!
+  q = q * r + 0.5;                // 1/2!
   return r + (r * r) * q;
 }
 
@@ -75,7 +75,7 @@ FASTNN_INLINE double expm1_nonpos(double x) {
   const double p = expm1_reduced(r);
   const int64_t ki = as_i64(kd) - as_i64(kShifter);
   const double s = as_f64((ki + 1023) << 52);
-  const double y = s * p + (s - 1.0);  // 2^k (1 + p) - 1 without cancelling p
+  const double y = s * p + (s - 1.0);      // 2^k (1 + p) - 1 without cancelling p
   return (isnan_(x) || x == 0.0) ? x : y;  // keeps -0
 }
 
@@ -84,7 +84,8 @@ FASTNN_INLINE double log_pos(double u) {
   const int64_t bits = as_i64(u);
   // Mantissa in [1, 2) and the unbiased exponent as a double, without int->double conversion.
   double m = as_f64((bits & INT64_C(0x000fffffffffffff)) | INT64_C(0x3ff0000000000000));
-  double e = as_f64(((bits >> 52) & 0x7ff) | INT64_C(0x4330000000000000)) - (kShifter / 1.5 + 1023.0);
+  double e =
+      as_f64(((bits >> 52) & 0x7ff) | INT64_C(0x4330000000000000)) - (kShifter / 1.5 + 1023.0);
   const bool big = m > 0x1.6a09e667f3bcdp0;  // sqrt(2)
   m = big ? 0.5 * m : m;
   e = big ? e + 1.0 : e;
