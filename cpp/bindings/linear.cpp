@@ -297,24 +297,29 @@ using Clock = std::chrono::steady_clock;
 // "blas1" (one BLAS thread), "blasN" (fastnn.get_num_threads() BLAS threads whatever the size) or
 // "small" (fastnn's register-blocked kernel at the current SIMD level). Best of `repeat` runs of
 // `number` calls.
+// trans_a / trans_b: A stored (k, m) / B stored (k, n) instead (the backward's layouts).
 double bench_gemm(const std::string& dtype, const std::string& impl, int64_t m, int64_t n,
-                  int64_t k, int number, int repeat) {
+                  int64_t k, int number, int repeat, bool trans_a, bool trans_b) {
   auto run = [&](auto tag) {
     using T = decltype(tag);
     std::vector<T> a(m * k), b(n * k), c(m * n);
     for (size_t i = 0; i < a.size(); ++i) a[i] = T((i * 7919 % 1000) * 1e-3 - 0.5);
     for (size_t i = 0; i < b.size(); ++i) b[i] = T((i * 104729 % 1000) * 1e-3 - 0.5);
+    const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
     auto call = [&] {
       if (impl == "small") {
-        kernels().get<T>().linear.gemm_small(m, n, k, a.data(), k, 1, b.data(), 1, k, c.data(), n,
-                                             false);
+        const int64_t sai = trans_a ? 1 : lda, sal = trans_a ? lda : 1;
+        const int64_t sbl = trans_b ? 1 : ldb, sbj = trans_b ? ldb : 1;
+        kernels().get<T>().linear.gemm_small(m, n, k, a.data(), sai, sal, b.data(), sbl, sbj,
+                                             c.data(), n, false);
       } else if (impl == "blas1" || impl == "blasN") {
         // Bypass the size policy: pin the thread count, then call cblas directly via gemm with a
         // huge-flop disguise is not possible, so set threads and call the raw BLAS entry.
         blas::set_threads(impl == "blas1" ? 1 : num_threads());
-        blas::gemm_fixed(false, true, m, n, k, T(1), a.data(), k, b.data(), k, T(0), c.data(), n);
+        blas::gemm_fixed(trans_a, trans_b, m, n, k, T(1), a.data(), lda, b.data(), ldb, T(0),
+                         c.data(), n);
       } else {
-        matmul_raw<T>(false, true, m, n, k, a.data(), k, b.data(), k, c.data(), n, false);
+        matmul_raw<T>(trans_a, trans_b, m, n, k, a.data(), lda, b.data(), ldb, c.data(), n, false);
       }
     };
     call();
@@ -426,7 +431,8 @@ into grad_weight and grad_bias (which must then be given), as autograd accumulat
     return c.arr;
   }, py::arg("a"), py::arg("b"), py::arg("trans_b") = false);
   m.def("_bench_gemm", &bench_gemm, py::arg("dtype"), py::arg("impl"), py::arg("m"), py::arg("n"),
-        py::arg("k"), py::arg("number") = 10, py::arg("repeat") = 5);
+        py::arg("k"), py::arg("number") = 10, py::arg("repeat") = 5, py::arg("trans_a") = false,
+        py::arg("trans_b") = true);
   m.def("_bench_alternate", &bench_alternate, py::arg("m"), py::arg("n"), py::arg("k"),
         py::arg("elems"), py::arg("blas_threads"), py::arg("omp_threads"), py::arg("iters"));
 }
