@@ -16,7 +16,8 @@ namespace {
 std::atomic<int> g_blas_threads{0};
 
 int threads_for(int64_t m, int64_t n, int64_t k, double threshold) {
-  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  const double flops =
+      2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   return flops < threshold ? 1 : num_threads();
 }
 
@@ -38,9 +39,9 @@ void gemm_fixed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
                 int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   scipy_cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), static_cast<blasint>(m),
-              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
+                    static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
+                    static_cast<blasint>(ldc));
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
@@ -55,13 +56,14 @@ void gemm_fixed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, dou
                 int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   scipy_cblas_dgemm(CblasRowMajor, tr(trans_a), tr(trans_b), static_cast<blasint>(m),
-              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
+                    static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+                    static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
+                    static_cast<blasint>(ldc));
 }
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
-          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+          int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   set_threads(threads_for(m, n, k, kSingleThreadFlopsF64));
   gemm_fixed(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -44,9 +44,9 @@ void linear_forward_raw(const T* x, const T* w, const T* bias, T* y, T* preact, 
   const auto& lk = kernels().get<T>().linear;
   const bool epi = bias != nullptr || act != Act::identity || (preact != nullptr && preact != y);
   T* z = preact != nullptr ? preact : y;  // where the product lands
-  const int64_t block =
-      epi ? std::max<int64_t>(kMinBlockRows, kEpilogueBlockBytes * num_threads() / (n * int64_t(sizeof(T))))
-          : m;
+  const int64_t block = epi ? std::max<int64_t>(kMinBlockRows, kEpilogueBlockBytes * num_threads() /
+                                                                   (n * int64_t(sizeof(T))))
+                            : m;
   for (int64_t r0 = 0; r0 < m; r0 += block) {
     const int64_t rows = std::min(block, m - r0);
     matmul_raw<T>(false, true, rows, n, k, x + r0 * k, k, w, k, z + r0 * n, n, false);
@@ -59,15 +59,15 @@ void linear_forward_raw(const T* x, const T* w, const T* bias, T* y, T* preact, 
 template <class T>
 void linear_backward_raw(const T* grad_out, const T* x, const T* w, const T* v, bool from_y,
                          int64_t m, int64_t k, int64_t n, Act act, const ActParams& p,
-                         T* grad_input, T* grad_weight, T* grad_bias, bool accumulate,
-                         T* scratch) {
+                         T* grad_input, T* grad_weight, T* grad_bias, bool accumulate, T* scratch) {
   const auto& lk = kernels().get<T>().linear;
   const T* g = grad_out;
   std::unique_ptr<T[]> owned;
   if (m > 0 && n > 0) {
     if (act == Act::identity) {
       if (grad_bias != nullptr)
-        lk.backward_prep[static_cast<int>(Act::identity)](grad_out, nullptr, false, nullptr, grad_bias, accumulate, m, n, p);
+        lk.backward_prep[static_cast<int>(Act::identity)](grad_out, nullptr, false, nullptr,
+                                                          grad_bias, accumulate, m, n, p);
     } else {
       if (scratch == nullptr) {
         owned.reset(new T[static_cast<size_t>(m * n)]);

@@ -1,5 +1,7 @@
 // fastnn.linear / fastnn.linear_backward: validation of every argument, then the raw C++ driver
 // (cpp/linear.cpp). Plus private timing hooks for bench/bench_linear.py.
+#include "fastnn/linear.h"
+
 #include <omp.h>
 
 #include <chrono>
@@ -11,7 +13,6 @@
 #include "fastnn/activation_list.h"
 #include "fastnn/blas.h"
 #include "fastnn/kernel_table.h"
-#include "fastnn/linear.h"
 
 namespace fastnn::bind {
 namespace {
@@ -79,8 +80,8 @@ ResolvedAct resolve_activation(py::handle act_obj, py::handle params_obj) {
   if (info == nullptr) {
     std::string names;
     for (const ActInfo& a : act_infos()) names += std::string(names.empty() ? "" : ", ") + a.name;
-    throw py::value_error("activation: unknown activation '" + name + "' (expected None or one of " +
-                          names + ")");
+    throw py::value_error("activation: unknown activation '" + name +
+                          "' (expected None or one of " + names + ")");
   }
   r.act = info->act;
   r.name = name;
@@ -222,11 +223,10 @@ py::object linear(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::hand
   return out.arr;
 }
 
-py::tuple linear_backward(py::handle go_obj, py::handle x_obj, py::handle w_obj,
-                          py::handle act_obj, py::handle params_obj, py::handle y_obj,
-                          py::handle pre_obj, bool need_gi, bool need_gw, bool need_gb,
-                          py::handle gi_obj, py::handle gw_obj, py::handle gb_obj,
-                          bool accumulate) {
+py::tuple linear_backward(py::handle go_obj, py::handle x_obj, py::handle w_obj, py::handle act_obj,
+                          py::handle params_obj, py::handle y_obj, py::handle pre_obj, bool need_gi,
+                          bool need_gw, bool need_gb, py::handle gi_obj, py::handle gw_obj,
+                          py::handle gb_obj, bool accumulate) {
   const ResolvedAct ra = resolve_activation(act_obj, params_obj);
   Array x = input(x_obj, "x");
   Array w = input(w_obj, "weight");
@@ -252,8 +252,9 @@ py::tuple linear_backward(py::handle go_obj, py::handle x_obj, py::handle w_obj,
     } else {
       throw py::type_error(std::string(linear_backward_uses_output(ra.act) ? "y" : "preact") +
                            ": activation '" + ra.name + "' needs " +
-                           (linear_backward_uses_output(ra.act) ? "y= (the forward output) or preact="
-                                                                : "preact= (the pre-activation)"));
+                           (linear_backward_uses_output(ra.act)
+                                ? "y= (the forward output) or preact="
+                                : "preact= (the pre-activation)"));
     }
   }
   const Array* vp = ra.act != Act::identity ? &v : nullptr;
@@ -272,14 +273,13 @@ py::tuple linear_backward(py::handle go_obj, py::handle x_obj, py::handle w_obj,
     if (accumulate && gb_obj.is_none())
       throw py::type_error("grad_bias: accumulate=True needs the grad_bias array to add into");
     gb = output(gb_obj, "grad_bias", x.dtype, {static_cast<py::ssize_t>(g.n)}, {});
-    disjoint(gb, "grad_bias",
-             {&x, &w, &go, vp, need_gi ? &gi : nullptr, need_gw ? &gw : nullptr});
+    disjoint(gb, "grad_bias", {&x, &w, &go, vp, need_gi ? &gi : nullptr, need_gw ? &gw : nullptr});
   }
   visit(x.dtype, [&](auto tag) {
     using T = decltype(tag);
     run_kernel(g.m * g.n * (g.k + 1), [&] {
-      linear_backward_raw<T>(ptr<T>(go), ptr<T>(x), ptr<T>(w), ptr_or_null<T>(vp), from_y, g.m,
-                             g.k, g.n, ra.act, ra.p, need_gi ? ptr<T>(gi) : nullptr,
+      linear_backward_raw<T>(ptr<T>(go), ptr<T>(x), ptr<T>(w), ptr_or_null<T>(vp), from_y, g.m, g.k,
+                             g.n, ra.act, ra.p, need_gi ? ptr<T>(gi) : nullptr,
                              need_gw ? ptr<T>(gw) : nullptr, need_gb ? ptr<T>(gb) : nullptr,
                              accumulate);
     });
@@ -401,35 +401,44 @@ otherwise from preact=), with grad_bias = g.sum(rows) in the same pass (double a
 then grad_input = g @ weight and grad_weight = g.T @ x by BLAS. need_grad_*=False skips one
 (returned as None). grad_input/grad_weight/grad_bias: optional output arrays. accumulate=True adds
 into grad_weight and grad_bias (which must then be given), as autograd accumulation does.)doc");
-  m.def("_linear_backward_uses_output",
-        [](py::handle a) { return linear_backward_uses_output(resolve_activation(a, py::none()).act); },
-        py::arg("activation"));
+  m.def(
+      "_linear_backward_uses_output",
+      [](py::handle a) {
+        return linear_backward_uses_output(resolve_activation(a, py::none()).act);
+      },
+      py::arg("activation"));
   m.def("_blas_info", [] {
     py::dict d;
     d["info"] = blas::info();
     d["threads"] = blas::get_threads();
-    d["single_thread_flops"] = py::make_tuple(blas::kSingleThreadFlopsF32, blas::kSingleThreadFlopsF64);
+    d["single_thread_flops"] =
+        py::make_tuple(blas::kSingleThreadFlopsF32, blas::kSingleThreadFlopsF64);
     d["small_gemm_flops"] = py::make_tuple(kSmallGemmFlopsF32, kSmallGemmFlopsF64);
     d["small_gemm_min_n"] = kSmallGemmMinN;
     return d;
   });
-  m.def("_gemm_small", [](py::handle a_obj, py::handle b_obj, bool trans_b) {
-    // a @ b (or a @ b.T) through the small kernel at the current SIMD level (tests).
-    Array a = input(a_obj, "a");
-    Array b = input(b_obj, "b");
-    same_dtype(b, "b", a, "a");
-    if (a.arr.ndim() != 2 || b.arr.ndim() != 2) throw py::value_error("a and b must be 2-D");
-    const int64_t m = a.arr.shape(0), k = a.arr.shape(1);
-    const int64_t n = trans_b ? b.arr.shape(0) : b.arr.shape(1);
-    if ((trans_b ? b.arr.shape(1) : b.arr.shape(0)) != k) throw py::value_error("b: inner dims");
-    Array c = output(py::none(), "out", a.dtype, {static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)}, {});
-    visit(a.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      kernels().get<T>().linear.gemm_small(m, n, k, ptr<T>(a), k, 1, ptr<T>(b), trans_b ? 1 : n,
-                                           trans_b ? k : 1, ptr<T>(c), n, false);
-    });
-    return c.arr;
-  }, py::arg("a"), py::arg("b"), py::arg("trans_b") = false);
+  m.def(
+      "_gemm_small",
+      [](py::handle a_obj, py::handle b_obj, bool trans_b) {
+        // a @ b (or a @ b.T) through the small kernel at the current SIMD level (tests).
+        Array a = input(a_obj, "a");
+        Array b = input(b_obj, "b");
+        same_dtype(b, "b", a, "a");
+        if (a.arr.ndim() != 2 || b.arr.ndim() != 2) throw py::value_error("a and b must be 2-D");
+        const int64_t m = a.arr.shape(0), k = a.arr.shape(1);
+        const int64_t n = trans_b ? b.arr.shape(0) : b.arr.shape(1);
+        if ((trans_b ? b.arr.shape(1) : b.arr.shape(0)) != k)
+          throw py::value_error("b: inner dims");
+        Array c = output(py::none(), "out", a.dtype,
+                         {static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)}, {});
+        visit(a.dtype, [&](auto tag) {
+          using T = decltype(tag);
+          kernels().get<T>().linear.gemm_small(m, n, k, ptr<T>(a), k, 1, ptr<T>(b), trans_b ? 1 : n,
+                                               trans_b ? k : 1, ptr<T>(c), n, false);
+        });
+        return c.arr;
+      },
+      py::arg("a"), py::arg("b"), py::arg("trans_b") = false);
   m.def("_bench_gemm", &bench_gemm, py::arg("dtype"), py::arg("impl"), py::arg("m"), py::arg("n"),
         py::arg("k"), py::arg("number") = 10, py::arg("repeat") = 5, py::arg("trans_a") = false,
         py::arg("trans_b") = true);

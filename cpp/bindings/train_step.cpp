@@ -5,6 +5,8 @@
 // backward and the update in one native call with the GIL released. Everything is checked
 // before anything is written. The per-call path uses CPython's C API directly (interned keys,
 // identity checks against cached objects) to keep the overhead of a small step low.
+#include "fastnn/train_step.h"
+
 #include <atomic>
 #include <cmath>
 #include <memory>
@@ -13,14 +15,13 @@
 
 #include "arrays.h"
 #include "fastnn/kernel_table.h"
-#include "fastnn/train_step.h"
 
 namespace fastnn::bind {
 namespace {
 
-constexpr int kNpyInt32 = 5;                                // NPY_INT
-constexpr int kNpyLong = 7;                                 // NPY_LONG
-constexpr int kNpyLongLong = 9;                             // NPY_LONGLONG
+constexpr int kNpyInt32 = 5;     // NPY_INT
+constexpr int kNpyLong = 7;      // NPY_LONG
+constexpr int kNpyLongLong = 9;  // NPY_LONGLONG
 constexpr int kNpyFloat = 11, kNpyDouble = 12;
 constexpr bool kLongIs64 = sizeof(long) == 8;
 
@@ -79,17 +80,18 @@ bool as_bool(PyObject* v) {
 }
 
 struct Keys {
-  py::str param_groups{"param_groups"}, state{"state"}, params{"params"}, lr{"lr"},
-      betas{"betas"}, eps{"eps"}, weight_decay{"weight_decay"}, amsgrad{"amsgrad"},
-      maximize{"maximize"}, decoupled{"decoupled_weight_decay"}, momentum{"momentum"},
-      dampening{"dampening"}, nesterov{"nesterov"}, step{"step"}, exp_avg{"exp_avg"},
-      exp_avg_sq{"exp_avg_sq"}, max_exp_avg_sq{"max_exp_avg_sq"},
-      momentum_buffer{"momentum_buffer"}, data_{"_data"}, grad_{"_grad"}, grad{"grad"};
+  py::str param_groups{"param_groups"}, state{"state"}, params{"params"}, lr{"lr"}, betas{"betas"},
+      eps{"eps"}, weight_decay{"weight_decay"}, amsgrad{"amsgrad"}, maximize{"maximize"},
+      decoupled{"decoupled_weight_decay"}, momentum{"momentum"}, dampening{"dampening"},
+      nesterov{"nesterov"}, step{"step"}, exp_avg{"exp_avg"}, exp_avg_sq{"exp_avg_sq"},
+      max_exp_avg_sq{"max_exp_avg_sq"}, momentum_buffer{"momentum_buffer"}, data_{"_data"},
+      grad_{"_grad"}, grad{"grad"};
   Keys() {
-    for (py::str* s : {&param_groups, &state, &params, &lr, &betas, &eps, &weight_decay,
-                       &amsgrad, &maximize, &decoupled, &momentum, &dampening, &nesterov, &step,
-                       &exp_avg, &exp_avg_sq, &max_exp_avg_sq, &momentum_buffer, &data_, &grad_,
-                       &grad}) {
+    for (py::str* s :
+         {&param_groups, &state,   &params,   &lr,         &betas,          &eps,
+          &weight_decay, &amsgrad, &maximize, &decoupled,  &momentum,       &dampening,
+          &nesterov,     &step,    &exp_avg,  &exp_avg_sq, &max_exp_avg_sq, &momentum_buffer,
+          &data_,        &grad_,   &grad}) {
       PyObject* p = s->release().ptr();
       PyUnicode_InternInPlace(&p);
       *s = py::reinterpret_steal<py::str>(p);
@@ -107,10 +109,10 @@ Act act_from_name(const std::string& name) {
 
 // One trainable array (a weight or a bias) and its optimizer state.
 struct Slot {
-  py::object param;            // the fastnn.Parameter
-  py::object data;             // cached param._data (re-validated when it changes)
-  py::object grad;             // the gradient array owned by the step (assigned to param.grad)
-  py::object s[3];             // cached state arrays (identity-checked each call)
+  py::object param;  // the fastnn.Parameter
+  py::object data;   // cached param._data (re-validated when it changes)
+  py::object grad;   // the gradient array owned by the step (assigned to param.grad)
+  py::object s[3];   // cached state arrays (identity-checked each call)
   std::vector<py::ssize_t> shape;
   int64_t size = 0;
   int group = 0;
@@ -123,7 +125,9 @@ class TrainStep {
   TrainStep(py::list layers, bool flatten, const std::string& loss, const std::string& reduction,
             int64_t ignore_index, double label_smoothing, py::object optimizer,
             const std::string& optim_kind, py::list groups, int64_t batch)
-      : opt_(std::move(optimizer)), flatten_(flatten), ignore_index_(ignore_index),
+      : opt_(std::move(optimizer)),
+        flatten_(flatten),
+        ignore_index_(ignore_index),
         smoothing_(label_smoothing) {
     if (loss == "cross_entropy")
       loss_ = TrainLoss::cross_entropy;
@@ -132,8 +136,8 @@ class TrainStep {
     else
       throw py::value_error("compile_step: unsupported loss '" + loss + "'");
     if (reduction != "mean" && reduction != "sum")
-      throw py::value_error("compile_step: reduction must be 'mean' or 'sum', got '" +
-                            reduction + "'");
+      throw py::value_error("compile_step: reduction must be 'mean' or 'sum', got '" + reduction +
+                            "'");
     mean_ = reduction == "mean";
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
       throw py::value_error("label_smoothing must be between 0.0 and 1.0");
@@ -190,8 +194,10 @@ class TrainStep {
     visit(dtype_, [&](auto tag) {
       using T = decltype(tag);
       auto core = std::make_unique<TrainStepCore<T>>(spec, std::max<int64_t>(batch, 1));
-      if constexpr (std::is_same_v<T, float>) c32_ = std::move(core);
-      else c64_ = std::move(core);
+      if constexpr (std::is_same_v<T, float>)
+        c32_ = std::move(core);
+      else
+        c64_ = std::move(core);
     });
     in_features_ = spec.front().in;
     out_features_ = spec.back().out;
@@ -221,13 +227,13 @@ class TrainStep {
   int64_t reallocations() const {
     return dtype_ == DType::f32 ? c32_->reallocations() : c64_->reallocations();
   }
-  int64_t capacity() const {
-    return dtype_ == DType::f32 ? c32_->capacity() : c64_->capacity();
-  }
+  int64_t capacity() const { return dtype_ == DType::f32 ? c32_->capacity() : c64_->capacity(); }
   void reserve(int64_t m) {
     if (m < 0) throw py::value_error("batch size must be >= 0");
-    if (dtype_ == DType::f32) c32_->reserve(m);
-    else c64_->reserve(m);
+    if (dtype_ == DType::f32)
+      c32_->reserve(m);
+    else
+      c64_->reserve(m);
   }
   std::string dtype_name_() const { return dtype_ == DType::f32 ? "float32" : "float64"; }
 
@@ -237,12 +243,14 @@ class TrainStep {
     s.param = py::reinterpret_borrow<py::object>(param);
     s.data = param.attr("data");
     PyObject* d = s.data.ptr();
-    if (!is_ndarray(d)) throw py::type_error(std::string("compile_step: a ") + what + " is not an ndarray");
+    if (!is_ndarray(d))
+      throw py::type_error(std::string("compile_step: a ") + what + " is not an ndarray");
     const int tn = type_num(d);
     if (tn != kNpyFloat && tn != kNpyDouble)
       throw py::type_error(std::string("compile_step: a ") + what + " has dtype " + dtype_str(d));
     const DType dt = tn == kNpyFloat ? DType::f32 : DType::f64;
-    if (first) dtype_ = dt;
+    if (first)
+      dtype_ = dt;
     else if (dt != dtype_)
       throw py::type_error(std::string("compile_step: parameters mix dtypes (") +
                            dtype_name(dtype_) + " and " + dtype_name(dt) +
@@ -256,9 +264,7 @@ class TrainStep {
     return static_cast<int>(slots_.size()) - 1;
   }
 
-  static py::object zeros_like_fallback(const py::object& a) {
-    return np_attr("zeros_like")(a);
-  }
+  static py::object zeros_like_fallback(const py::object& a) { return np_attr("zeros_like")(a); }
 
   static void check_data(PyObject* d, const std::string& what) {
     const int f = flags_of(d);
@@ -378,8 +384,8 @@ class TrainStep {
 
     // ---- optimizer hyperparameters (per group) and state (per parameter)
     PyObject* opt = opt_.ptr();
-    py::object groups = py::reinterpret_steal<py::object>(
-        PyObject_GetAttr(opt, keys_.param_groups.ptr()));
+    py::object groups =
+        py::reinterpret_steal<py::object>(PyObject_GetAttr(opt, keys_.param_groups.ptr()));
     if (!groups) throw py::error_already_set();
     if (!PyList_Check(groups.ptr()) ||
         PyList_GET_SIZE(groups.ptr()) != static_cast<py::ssize_t>(group_lists_.size()))
@@ -400,7 +406,8 @@ class TrainStep {
     for (size_t i = 0; i < np_; ++i) {
       Slot& s = slots_[i];
       // The parameter's array (replaced through p.data = ... ?).
-      py::object d = py::reinterpret_steal<py::object>(PyObject_GetAttr(s.param.ptr(), keys_.data_.ptr()));
+      py::object d =
+          py::reinterpret_steal<py::object>(PyObject_GetAttr(s.param.ptr(), keys_.data_.ptr()));
       if (!d) throw py::error_already_set();
       if (d.ptr() != s.data.ptr()) {
         refresh_data(s, d.ptr(), i);
@@ -458,8 +465,8 @@ class TrainStep {
         c0_[i] = -(h.lr / (1.0 - std::pow(h.beta1, t)));
         c1_[i] = std::pow(1.0 - std::pow(h.beta2, t), 0.5);
       } else if (h.momentum != 0.0) {
-        PyObject* buf = (st != nullptr && PyDict_Check(st)) ? get(st, keys_.momentum_buffer)
-                                                            : nullptr;
+        PyObject* buf =
+            (st != nullptr && PyDict_Check(st)) ? get(st, keys_.momentum_buffer) : nullptr;
         if (buf == nullptr || buf == Py_None) {
           pending_state_[i] = empty_like_(s.data);
           any_pending = true;
@@ -495,9 +502,11 @@ class TrainStep {
       }
     }
     for (Slot& s : slots_) {
-      py::object g = py::reinterpret_steal<py::object>(PyObject_GetAttr(s.param.ptr(), keys_.grad_.ptr()));
+      py::object g =
+          py::reinterpret_steal<py::object>(PyObject_GetAttr(s.param.ptr(), keys_.grad_.ptr()));
       if (!g) throw py::error_already_set();
-      if (g.ptr() != s.grad.ptr() && PyObject_SetAttr(s.param.ptr(), keys_.grad.ptr(), s.grad.ptr()) < 0)
+      if (g.ptr() != s.grad.ptr() &&
+          PyObject_SetAttr(s.param.ptr(), keys_.grad.ptr(), s.grad.ptr()) < 0)
         throw py::error_already_set();
     }
     // Raw pointers (fixed-size vectors, reused: no allocation).
@@ -568,8 +577,8 @@ class TrainStep {
       hook_();
       for (size_t i = 0; i < np_; ++i) {
         Slot& s = slots_[i];
-        py::object g = py::reinterpret_steal<py::object>(
-            PyObject_GetAttr(s.param.ptr(), keys_.grad_.ptr()));
+        py::object g =
+            py::reinterpret_steal<py::object>(PyObject_GetAttr(s.param.ptr(), keys_.grad_.ptr()));
         if (!g) throw py::error_already_set();
         if (g.ptr() == s.grad.ptr()) continue;
         if (g.is_none())
@@ -613,8 +622,8 @@ class TrainStep {
       return v != nullptr && as_bool(v);
     };
     auto bad = [&](const std::string& what, double v) {
-      throw py::value_error("optimizer.param_groups[" + std::to_string(gi) + "]: invalid " +
-                            what + " " + std::string(py::repr(py::float_(v))));
+      throw py::value_error("optimizer.param_groups[" + std::to_string(gi) + "]: invalid " + what +
+                            " " + std::string(py::repr(py::float_(v))));
     };
     h.lr = num(keys_.lr);
     if (!(h.lr >= 0.0)) bad("learning rate", h.lr);
@@ -650,18 +659,24 @@ class TrainStep {
 
   template <class T>
   std::vector<TrainParams<T>>& params_t() {
-    if constexpr (std::is_same_v<T, float>) return tp32_;
-    else return tp64_;
+    if constexpr (std::is_same_v<T, float>)
+      return tp32_;
+    else
+      return tp64_;
   }
   template <class T>
   std::vector<OptimTensor<T>>& tensors_t() {
-    if constexpr (std::is_same_v<T, float>) return ts32_;
-    else return ts64_;
+    if constexpr (std::is_same_v<T, float>)
+      return ts32_;
+    else
+      return ts64_;
   }
   template <class T>
   std::vector<TrainOptimCall<T>>& calls_t() {
-    if constexpr (std::is_same_v<T, float>) return calls32_;
-    else return calls64_;
+    if constexpr (std::is_same_v<T, float>)
+      return calls32_;
+    else
+      return calls64_;
   }
 
   Keys keys_;
@@ -709,7 +724,8 @@ class TrainStep {
 }  // namespace
 
 void bind_train_step(py::module_& m) {
-  py::class_<TrainStep>(m, "TrainStep", R"doc(A compiled training step (made by fastnn.nn.compile_step).
+  py::class_<TrainStep>(m, "TrainStep",
+                        R"doc(A compiled training step (made by fastnn.nn.compile_step).
 
 step(x, y) -> float runs forward, loss, backward and the optimizer update in one native call and
 returns the loss (before the update). Afterwards each parameter's .grad holds its gradient and

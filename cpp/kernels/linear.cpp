@@ -171,8 +171,8 @@ constexpr int kMR = 6;
 
 // C[R rows, cols] (+)= A[R rows, k] @ panel[k, NR]; the tile lives in registers.
 template <class T, int R, int NR>
-inline void tile(int64_t k, const T* a, int64_t sai, int64_t sal, const T* panel, T* c,
-                 int64_t ldc, int64_t cols, bool accumulate) {
+inline void tile(int64_t k, const T* a, int64_t sai, int64_t sal, const T* panel, T* c, int64_t ldc,
+                 int64_t cols, bool accumulate) {
   T s[R][NR];
   for (int r = 0; r < R; ++r)
 #pragma omp simd
@@ -228,7 +228,8 @@ void gemm_panels(int64_t m, int64_t n, int64_t k, const T* a, int64_t sai, int64
       tile<T, MR, NR>(k, a + i * sai, sai, sal, panel, c + i * ldc + j0, ldc, cols, accumulate);
     for (; i + 2 <= m; i += 2)
       tile<T, 2, NR>(k, a + i * sai, sai, sal, panel, c + i * ldc + j0, ldc, cols, accumulate);
-    if (i < m) tile<T, 1, NR>(k, a + i * sai, sai, sal, panel, c + i * ldc + j0, ldc, cols, accumulate);
+    if (i < m)
+      tile<T, 1, NR>(k, a + i * sai, sai, sal, panel, c + i * ldc + j0, ldc, cols, accumulate);
   }
 }
 
@@ -252,8 +253,8 @@ void gemm_small(int64_t m, int64_t n, int64_t k, const T* a, int64_t sai, int64_
 
 template <class T>
 void fill(LinearKernels<T>& k) {
-#define FASTNN_LINEAR_FILL(name, Functor, nparams, p0, d0, p1, d1, has_y)  \
-  k.epilogue[static_cast<int>(Act::name)] = &epilogue<Functor, T>;         \
+#define FASTNN_LINEAR_FILL(name, Functor, nparams, p0, d0, p1, d1, has_y) \
+  k.epilogue[static_cast<int>(Act::name)] = &epilogue<Functor, T>;        \
   k.backward_prep[static_cast<int>(Act::name)] = &backward_prep<Functor, T>;
   FASTNN_ACTIVATIONS(FASTNN_LINEAR_FILL)
 #undef FASTNN_LINEAR_FILL

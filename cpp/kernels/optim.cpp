@@ -246,13 +246,13 @@ void rmsprop(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
     rmsprop_seg<T, (i & 8) != 0, (i & 4) != 0, (i & 2) != 0, (i & 1) != 0>(t, b, e, h); \
     break;
                    FASTNN_RMS_CASE(0)
-                   FASTNN_RMS_CASE(1) FASTNN_RMS_CASE(2) FASTNN_RMS_CASE(3) FASTNN_RMS_CASE(4)
-                       FASTNN_RMS_CASE(5) FASTNN_RMS_CASE(6) FASTNN_RMS_CASE(7) FASTNN_RMS_CASE(8)
-                           FASTNN_RMS_CASE(9) FASTNN_RMS_CASE(10) FASTNN_RMS_CASE(11)
-                               FASTNN_RMS_CASE(12) FASTNN_RMS_CASE(13) FASTNN_RMS_CASE(14)
-                                   FASTNN_RMS_CASE(15)
+                   FASTNN_RMS_CASE(1)
+                   FASTNN_RMS_CASE(2) FASTNN_RMS_CASE(3) FASTNN_RMS_CASE(4) FASTNN_RMS_CASE(5)
+                       FASTNN_RMS_CASE(6) FASTNN_RMS_CASE(7) FASTNN_RMS_CASE(8) FASTNN_RMS_CASE(9)
+                           FASTNN_RMS_CASE(10) FASTNN_RMS_CASE(11) FASTNN_RMS_CASE(12)
+                               FASTNN_RMS_CASE(13) FASTNN_RMS_CASE(14) FASTNN_RMS_CASE(15)
 #undef FASTNN_RMS_CASE
-                                       default : break;
+                                   default : break;
                  }
                });
 }
