@@ -84,11 +84,14 @@ def test_forced_level_via_environment(level):
 def _train(seed, steps=30, threads_ok=True):
     from fastnn import nn
 
-    fastnn.manual_seed(seed)
+    # Explicit generators: the default one (manual_seed) is process-wide, as torch's is.
+    gen = fastnn.random.Generator(seed)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((128, 20)).astype(np.float32)
     y = rng.integers(0, 3, 128)
-    model = nn.Sequential(nn.Linear(20, 32), nn.Tanh(), nn.Linear(32, 3))
+    model = nn.Sequential(
+        nn.Linear(20, 32, generator=gen), nn.Tanh(), nn.Linear(32, 3, generator=gen)
+    )
     opt = fastnn.optim.Adam(model.parameters(), lr=1e-2)
     crit = nn.CrossEntropyLoss()
     for _ in range(steps):
