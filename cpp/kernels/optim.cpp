@@ -8,6 +8,7 @@
 // walks the tensor segments inside its block. Every element's result depends only on its own
 // inputs, so results are bitwise independent of the thread count.
 #include <limits>
+#include <type_traits>
 
 #include "fastnn/parallel.h"
 #include "fastnn/simd_math.h"
@@ -77,6 +78,20 @@ inline T max_nan(T a, T b) {
   return (a > b || a != a) ? a : b;
 }
 
+// Calls f(std::bool_constant<b0>{}, std::bool_constant<b1>{}, ...) for runtime flags, so each
+// option combination runs its own straight-line, vectorized instantiation of a segment kernel.
+template <class F>
+inline void with_flags(F&& f) {
+  f();
+}
+template <class F, class... Rest>
+inline void with_flags(F&& f, bool first, Rest... rest) {
+  if (first)
+    with_flags([&](auto... c) { f(std::true_type{}, c...); }, rest...);
+  else
+    with_flags([&](auto... c) { f(std::false_type{}, c...); }, rest...);
+}
+
 // ---------------------------------------------------------------------------------------------
 // SGD: g += wd p; b = g (first) or mu b + (1 - tau) g; g = g + mu b (nesterov) or b; p -= lr g
 template <class T, bool kWd, bool kMom, bool kFirst, bool kNesterov>
@@ -115,40 +130,9 @@ void sgd(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
   for_segments([ts](int64_t k) { return ts[k].n; }, count,
                [&](int64_t k, int64_t b, int64_t e) {
                  const OptimTensor<T>& t = ts[k];
-                 const int v = (wd ? 8 : 0) + (mom ? 4 : 0) + (mom && t.c0 != 0.0 ? 2 : 0) +
-                               (mom && nest ? 1 : 0);
-                 switch (v) {
-                   case 0:
-                     sgd_seg<T, false, false, false, false>(t, b, e, h);
-                     break;
-                   case 4:
-                     sgd_seg<T, false, true, false, false>(t, b, e, h);
-                     break;
-                   case 5:
-                     sgd_seg<T, false, true, false, true>(t, b, e, h);
-                     break;
-                   case 6:
-                     sgd_seg<T, false, true, true, false>(t, b, e, h);
-                     break;
-                   case 7:
-                     sgd_seg<T, false, true, true, true>(t, b, e, h);
-                     break;
-                   case 8:
-                     sgd_seg<T, true, false, false, false>(t, b, e, h);
-                     break;
-                   case 12:
-                     sgd_seg<T, true, true, false, false>(t, b, e, h);
-                     break;
-                   case 13:
-                     sgd_seg<T, true, true, false, true>(t, b, e, h);
-                     break;
-                   case 14:
-                     sgd_seg<T, true, true, true, false>(t, b, e, h);
-                     break;
-                   default:
-                     sgd_seg<T, true, true, true, true>(t, b, e, h);
-                     break;
-                 }
+                 with_flags([&](auto kWd, auto kMom, auto kFirst,
+                                auto kNest) { sgd_seg<T, kWd, kMom, kFirst, kNest>(t, b, e, h); },
+                            wd, mom, mom && t.c0 != 0.0, mom && nest);
                });
 }
 
@@ -179,10 +163,7 @@ void adagrad(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
   const bool wd = h.weight_decay != 0.0;
   for_segments([ts](int64_t k) { return ts[k].n; }, count,
                [&](int64_t k, int64_t b, int64_t e) {
-                 if (wd)
-                   adagrad_seg<T, true>(ts[k], b, e, h);
-                 else
-                   adagrad_seg<T, false>(ts[k], b, e, h);
+                 with_flags([&](auto kWd) { adagrad_seg<T, kWd>(ts[k], b, e, h); }, wd);
                });
 }
 
@@ -235,25 +216,13 @@ template <class T>
 void rmsprop(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
   const T c = static_cast<T>(1.0 - h.alpha);
   const bool small = (c < T(0) ? -c : c) < T(0.5);
-  const int v = (h.weight_decay != 0.0 ? 8 : 0) + (h.centered ? 4 : 0) +
-                (h.momentum > 0.0 ? 2 : 0) + (small ? 1 : 0);
   for_segments([ts](int64_t k) { return ts[k].n; }, count,
                [&](int64_t k, int64_t b, int64_t e) {
-                 const OptimTensor<T>& t = ts[k];
-                 switch (v) {
-#define FASTNN_RMS_CASE(i)                                                              \
-  case i:                                                                               \
-    rmsprop_seg<T, (i & 8) != 0, (i & 4) != 0, (i & 2) != 0, (i & 1) != 0>(t, b, e, h); \
-    break;
-                   FASTNN_RMS_CASE(0)
-                   FASTNN_RMS_CASE(1)
-                   FASTNN_RMS_CASE(2) FASTNN_RMS_CASE(3) FASTNN_RMS_CASE(4) FASTNN_RMS_CASE(5)
-                       FASTNN_RMS_CASE(6) FASTNN_RMS_CASE(7) FASTNN_RMS_CASE(8) FASTNN_RMS_CASE(9)
-                           FASTNN_RMS_CASE(10) FASTNN_RMS_CASE(11) FASTNN_RMS_CASE(12)
-                               FASTNN_RMS_CASE(13) FASTNN_RMS_CASE(14) FASTNN_RMS_CASE(15)
-#undef FASTNN_RMS_CASE
-                                   default : break;
-                 }
+                 with_flags(
+                     [&](auto kWd, auto kCentered, auto kMom, auto kSmall) {
+                       rmsprop_seg<T, kWd, kCentered, kMom, kSmall>(ts[k], b, e, h);
+                     },
+                     h.weight_decay != 0.0, h.centered, h.momentum > 0.0, small);
                });
 }
 
@@ -311,35 +280,11 @@ void adam(const OptimTensor<T>* ts, int64_t count, const OptimHyper& h) {
   const bool l2 = h.weight_decay != 0.0 && !h.decoupled;
   const T w = static_cast<T>(1.0 - h.beta1);
   const bool small = (w < T(0) ? -w : w) < T(0.5);  // torch's lerp picks its formula by |w|
-  const int variant = (h.amsgrad ? 4 : 0) + (l2 ? 2 : 0) + (small ? 1 : 0);
   for_segments([ts](int64_t k) { return ts[k].n; }, count,
                [&](int64_t k, int64_t b, int64_t e) {
-                 switch (variant) {
-                   case 0:
-                     adam_seg<T, false, false, false>(ts[k], b, e, h);
-                     break;
-                   case 1:
-                     adam_seg<T, false, false, true>(ts[k], b, e, h);
-                     break;
-                   case 2:
-                     adam_seg<T, false, true, false>(ts[k], b, e, h);
-                     break;
-                   case 3:
-                     adam_seg<T, false, true, true>(ts[k], b, e, h);
-                     break;
-                   case 4:
-                     adam_seg<T, true, false, false>(ts[k], b, e, h);
-                     break;
-                   case 5:
-                     adam_seg<T, true, false, true>(ts[k], b, e, h);
-                     break;
-                   case 6:
-                     adam_seg<T, true, true, false>(ts[k], b, e, h);
-                     break;
-                   default:
-                     adam_seg<T, true, true, true>(ts[k], b, e, h);
-                     break;
-                 }
+                 with_flags([&](auto kAms, auto kL2,
+                                auto kSmall) { adam_seg<T, kAms, kL2, kSmall>(ts[k], b, e, h); },
+                            h.amsgrad, l2, small);
                });
 }
 
