@@ -130,3 +130,34 @@ def test_backward_roofline(benchmark, name, n):
     benchmark.group = f"backward {name} n={n}"
     g, x, out = rand32(n, 1), rand32(n), np.empty(n, np.float32)
     benchmark(fastnn.identity_backward, g, x, out=out)
+
+
+def np_softmax(x, out):
+    np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
+
+
+SOFTMAX_SHAPES = [(64, 10), (256, 1000), (4096, 1000)]
+
+
+@pytest.mark.parametrize("shape", SOFTMAX_SHAPES)
+def test_softmax_fastnn(benchmark, shape):
+    benchmark.group = f"softmax {shape}"
+    x = rand32(int(np.prod(shape))).reshape(shape)
+    benchmark(fastnn.softmax, x, out=np.empty_like(x))
+
+
+@pytest.mark.parametrize("shape", SOFTMAX_SHAPES)
+def test_softmax_numpy(benchmark, shape):
+    benchmark.group = f"softmax {shape}"
+    x = rand32(int(np.prod(shape))).reshape(shape)
+    benchmark(np_softmax, x, np.empty_like(x))
+
+
+@pytest.mark.parametrize("shape", SOFTMAX_SHAPES)
+def test_softmax_roofline(benchmark, shape):
+    benchmark.group = f"softmax {shape}"
+    x = rand32(int(np.prod(shape))).reshape(shape)
+    benchmark(fastnn.identity, x, out=np.empty_like(x))
