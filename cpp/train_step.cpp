@@ -77,9 +77,11 @@ double TrainStepCore<T>::run(const T* x, int64_t m, const TrainLossCall<T>& loss
     a.grad_scale = loss.grad_scale;
     a.label_smoothing = loss.label_smoothing;
     a.ignore_index = loss.ignore_index;
+    a.grad_out = loss.grad_out;
+    a.loss_out = loss.loss_out;
     a.n = m;
     a.c = c;
-    a.want_sum = true;
+    a.want_sum = loss.grad_out == nullptr && loss.loss_out == nullptr;
     total = k.loss.classwise(a);
   } else {
     PointwiseLossArgs<T> a;
@@ -87,9 +89,13 @@ double TrainStepCore<T>::run(const T* x, int64_t m, const TrainLossCall<T>& loss
     a.y = loss.target;
     a.grad = g;
     a.grad_scale = loss.grad_scale;
+    a.grad_out = loss.grad_out;
+    a.loss_out = loss.loss_out;
     a.n = m * c;
-    a.want_sum = true;
-    total = k.loss.pointwise[static_cast<int>(PointwiseLoss::mse)](a);
+    a.want_sum = loss.grad_out == nullptr && loss.loss_out == nullptr;
+    const PointwiseLoss kind =
+        loss.kind == TrainLoss::mse ? PointwiseLoss::mse : PointwiseLoss::bce_logits;
+    total = k.loss.pointwise[static_cast<int>(kind)](a);
   }
   // Backward, last layer first; no input gradient for the first layer.
   for (size_t j = L; j-- > 0;) {

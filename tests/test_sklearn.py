@@ -81,6 +81,9 @@ _CASES = [
     ("regression", dict(solver="adam", sample_weight=True)),
     ("regression", dict(solver="sgd", learning_rate_init=0.01)),
     ("regression", dict(solver="lbfgs")),
+    ("binary", dict(solver="sgd", momentum=0.5, sample_weight=True, alpha=1e-2)),
+    ("regression", dict(solver="sgd", sample_weight=True, batch_size=50, shuffle=False)),
+    ("multiclass", dict(solver="adam", activation="identity", batch_size=17)),
     ("poisson", dict(solver="adam", loss="poisson")),
     ("poisson", dict(solver="adam", loss="poisson", sample_weight=True)),
 ]
@@ -367,3 +370,87 @@ def test_grid_search_n_jobs_2():
     np.testing.assert_allclose(
         gs.cv_results_["mean_test_score"], gs1.cv_results_["mean_test_score"]
     )
+
+
+# ------------------------------------------------- the native epoch (_C.SkEpoch) and its guard
+@pytest.mark.parametrize(
+    "problem,native",
+    [("multiclass", True), ("multilabel", True), ("regression", True), ("poisson", False)],
+)
+def test_stochastic_fit_runs_native_epochs(problem, native):
+    X, y = _P[problem]
+    est = MLPRegressor if problem in ("regression", "poisson") else MLPClassifier
+    kw = {"loss": "poisson"} if problem == "poisson" else {}
+    m = est(random_state=0, max_iter=3, **kw).fit(X, y)
+    assert hasattr(m, "_epoch") == native
+    clone_m = pickle.loads(pickle.dumps(m))  # the native runner is not pickled, only rebuilt
+    assert not hasattr(clone_m, "_epoch")
+
+
+def _sk_epoch_args(dtype=np.float64):
+    from fastnn import _C
+
+    rng = np.random.default_rng(0)
+    units = [4, 5, 3]
+    size = 4 * 5 + 5 * 3 + 5 + 3
+    ep = _C.SkEpoch(units, "relu", "softmax", np.dtype(dtype), 8)
+    flat = rng.standard_normal(size).astype(dtype)
+    args = dict(
+        flat=flat,
+        grad=np.zeros(size, dtype),
+        X=rng.standard_normal((10, 4)).astype(dtype),
+        y=rng.integers(0, 3, 10),
+        sample_weight=None,
+        order=None,
+        batch_size=4,
+        solver="adam",
+        lr=1e-3,
+        alpha=1e-4,
+        exp_avg=np.zeros(size, dtype),
+        exp_avg_sq=np.zeros(size, dtype),
+    )
+    return ep, args
+
+
+def test_sk_epoch_runs_every_batch():
+    ep, a = _sk_epoch_args()
+    before = a["flat"].copy()
+    loss_sum, step, batches = ep.run(**a)
+    assert (step, batches) == (3, 3) and np.isfinite(loss_sum)
+    assert not np.array_equal(a["flat"], before)
+
+
+@pytest.mark.parametrize(
+    "bad,err",
+    [
+        (dict(y=np.array([0, 1, 2, 3, 0, 0, 0, 0, 0, 0])), "label 3"),
+        (dict(y=np.zeros(10, np.int32)), "y has dtype"),
+        (dict(order=np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 10])), "order"),
+        (dict(X=np.zeros((10, 4), np.float32)), "X has dtype"),
+        (dict(X=np.zeros((10, 5))), "X has"),
+        (dict(sample_weight=np.ones(9)), "sample_weight"),
+        (dict(exp_avg=np.zeros(3)), "exp_avg"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(solver="lbfgs"), "solver"),
+    ],
+)
+def test_sk_epoch_bad_input_changes_nothing(bad, err):
+    ep, a = _sk_epoch_args()
+    before = a["flat"].copy()
+    a.update(bad)
+    with pytest.raises((TypeError, ValueError), match=err):
+        ep.run(**a)
+    np.testing.assert_array_equal(a["flat"], before)
+    assert not a["exp_avg"].any()
+
+
+def test_sk_epoch_hook_error_propagates_and_skips_update():
+    ep, a = _sk_epoch_args()
+    before = a["flat"].copy()
+
+    def hook():
+        raise RuntimeError("allreduce failed")
+
+    with pytest.raises(RuntimeError, match="allreduce failed"):
+        ep.run(**a, grad_hook=hook)
+    np.testing.assert_array_equal(a["flat"], before)

@@ -13,6 +13,7 @@ void bind_optim(py::module_& m);
 void bind_losses(py::module_& m);
 void bind_linear(py::module_& m);
 void bind_train_step(py::module_& m);
+void bind_mlp_epoch(py::module_& m);
 }  // namespace fastnn::bind
 
 PYBIND11_MODULE(_C, m) {
@@ -25,6 +26,7 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_losses(m);
   bind::bind_linear(m);
   bind::bind_train_step(m);
+  bind::bind_mlp_epoch(m);
 
   m.def("get_num_threads", &num_threads, "Threads the kernels may use.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),

@@ -47,7 +47,7 @@ try:  # scikit-learn is an optional dependency of fastnn
     from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
     from sklearn.neural_network import MLPRegressor as _SkMLPRegressor
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state, column_or_1d, gen_batches, shuffle
+    from sklearn.utils import check_random_state, column_or_1d, gen_batches
     from sklearn.utils._param_validation import StrOptions
     from sklearn.utils.multiclass import (
         _check_partial_fit_first_call,
@@ -87,6 +87,8 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _SK_ACTIVATIONS = {"identity", "logistic", "tanh", "relu"}
 # sklearn name -> fastnn native activation name (None = identity, skip the epilogue)
 _NATIVE_NAME = {"identity": None, "logistic": "sigmoid"}
+# Output activations trained by the native epoch (_C.SkEpoch); "exp" (Poisson) runs in Python.
+_NATIVE_OUTPUTS = ("softmax", "logistic", "identity")
 
 
 def _native(name):
@@ -200,6 +202,7 @@ class _BaseMLP(BaseEstimator):
         state = dict(state)
         state.pop("_net", None)  # views do not survive pickling; rebuilt from coefs_
         state.pop("_work", None)
+        state.pop("_epoch", None)
         return state
 
     def __setstate__(self, state):
@@ -537,6 +540,100 @@ class _BaseMLP(BaseEstimator):
             print(msg + " Setting learning rate to %f" % st["lr"])
         return False
 
+    def _native_epoch(self, net, batch_size):
+        """The native epoch runner for this network and batch size (cached between fits)."""
+        hidden = self._hidden_native() or "identity"
+        key = (tuple(net.layer_units), hidden, self.out_activation_, net.dtype, batch_size)
+        cached = getattr(self, "_epoch", None)
+        if cached is None or cached[0] != key:
+            cached = (
+                key,
+                _C.SkEpoch(
+                    list(net.layer_units), hidden, self.out_activation_, net.dtype, batch_size
+                ),
+            )
+            self._epoch = cached
+        return cached[1]
+
+    def _run_native_epoch(self, epoch, st, net, grad, X, targets, sw, order, batch_size):
+        """One epoch in one native call; returns the sum of batch losses times batch rows."""
+        adam = st["solver"] == "adam"
+        mom = 0.0 if adam else float(self.momentum)
+        if mom != 0 and st["buf_lr"] != st["lr"]:
+            st["buf"] *= st["buf_lr"] / st["lr"]  # keep sklearn's velocity when lr changes
+            st["buf_lr"] = st["lr"]
+        loss_sum, step, batches = epoch.run(
+            net.flat,
+            grad,
+            X,
+            targets,
+            sw,
+            None if order is None else np.ascontiguousarray(order, dtype=np.int64),
+            batch_size=batch_size,
+            solver=st["solver"],
+            lr=st["lr"],
+            alpha=float(self.alpha),
+            beta1=float(self.beta_1),
+            beta2=float(self.beta_2),
+            eps=float(self.epsilon),
+            momentum=mom,
+            nesterov=bool(self.nesterovs_momentum),
+            exp_avg=st.get("m"),
+            exp_avg_sq=st.get("v"),
+            momentum_buffer=st.get("buf"),
+            step=st["t"],
+            grad_hook=getattr(self, "_grad_hook", None),
+        )
+        st["t"] = step if adam else st["t"] + batches
+        return loss_sum
+
+    def _python_epoch(self, net, X_train, Y_train, idx_train, sw_train, batch_size):
+        """Per-batch Python loop (outputs without a native epoch: the Poisson loss)."""
+        work = getattr(self, "_work", None)
+        if (
+            work is None
+            or work["rows"] != batch_size
+            or work["dz"].dtype != net.dtype
+            or [a.shape[1] for a in work["acts"][1:]] != net.layer_units[1:]
+        ):
+            work = self._make_work(net, batch_size)
+            self._work = work
+        xb = np.empty((batch_size, X_train.shape[1]), net.dtype)
+        yb = np.empty((batch_size, Y_train.shape[1]), net.dtype)
+        ib = np.empty(batch_size, np.int64) if idx_train is not None else None
+        swb = np.empty(batch_size, net.dtype) if sw_train is not None else None
+        grad = np.empty(net.size, net.dtype)
+        gW, gb = net.views(grad)
+        nw = net.n_weights
+        wflat = net.flat[:nw]
+        alpha = float(self.alpha)
+        W, b = net.W, net.b
+        n_samples = X_train.shape[0]
+
+        def run_epoch(st, sample_idx):
+            accumulated_loss = 0.0
+            for batch_slice in gen_batches(n_samples, batch_size):
+                m = batch_slice.stop - batch_slice.start
+                if self.shuffle:
+                    bi = sample_idx[batch_slice]
+                    Xb = np.take(X_train, bi, axis=0, out=xb[:m])
+                    Yb = np.take(Y_train, bi, axis=0, out=yb[:m])
+                    Ib = np.take(idx_train, bi, out=ib[:m]) if ib is not None else None
+                    Sb = np.take(sw_train, bi, out=swb[:m]) if swb is not None else None
+                else:
+                    Xb, Yb = X_train[batch_slice], Y_train[batch_slice]
+                    Ib = idx_train[batch_slice] if idx_train is not None else None
+                    Sb = sw_train[batch_slice] if sw_train is not None else None
+                # the L2 term uses the weights before this step's update
+                l2 = float(np.dot(wflat, wflat)) if alpha else 0.0
+                loss, sw_sum = self._loss_grad(net, W, b, gW, gb, work, Xb, Yb, Ib, Sb)
+                loss += 0.5 * alpha * l2 / sw_sum
+                accumulated_loss += loss * m
+                self._optimizer_update(st, net, grad, nw, alpha / sw_sum)
+            return accumulated_loss
+
+        return run_epoch
+
     def _fit_stochastic(self, net, X, Y, yidx, sample_weight, incremental):
         st = getattr(self, "_optimizer_state", None)
         if not incremental or st is None or st.get("m", st.get("buf", net.flat)).size != net.size:
@@ -595,50 +692,39 @@ class _BaseMLP(BaseEstimator):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
-        work = getattr(self, "_work", None)
-        if (
-            work is None
-            or work["rows"] != batch_size
-            or work["dz"].dtype != net.dtype
-            or [a.shape[1] for a in work["acts"][1:]] != net.layer_units[1:]
-        ):
-            work = self._make_work(net, batch_size)
-            self._work = work
-        xb = np.empty((batch_size, X_train.shape[1]), net.dtype)
-        yb = np.empty((batch_size, Y_train.shape[1]), net.dtype)
-        ib = np.empty(batch_size, np.int64) if idx_train is not None else None
-        swb = np.empty(batch_size, net.dtype) if sw_train is not None else None
-        grad = np.empty(net.size, net.dtype)
-        gW, gb = net.views(grad)
-        nw = net.n_weights
-        wflat = net.flat[:nw]
-        alpha = float(self.alpha)
-        W, b = net.W, net.b
+        native = self.out_activation_ in _NATIVE_OUTPUTS
+        if native:
+            epoch = self._native_epoch(net, batch_size)
+            targets = np.ascontiguousarray(idx_train if idx_train is not None else Y_train)
+            sw_c = None if sw_train is None else np.ascontiguousarray(sw_train)
+            X_c = np.ascontiguousarray(X_train)
+            grad = np.empty(net.size, net.dtype)
+        else:
+            run_epoch = self._python_epoch(net, X_train, Y_train, idx_train, sw_train, batch_size)
 
         try:
             self.n_iter_ = 0
             for it in range(self.max_iter):
                 if self.shuffle:
-                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                accumulated_loss = 0.0
-                for batch_slice in gen_batches(n_samples, batch_size):
-                    m = batch_slice.stop - batch_slice.start
-                    if self.shuffle:
-                        bi = sample_idx[batch_slice]
-                        Xb = np.take(X_train, bi, axis=0, out=xb[:m])
-                        Yb = np.take(Y_train, bi, axis=0, out=yb[:m])
-                        Ib = np.take(idx_train, bi, out=ib[:m]) if ib is not None else None
-                        Sb = np.take(sw_train, bi, out=swb[:m]) if swb is not None else None
-                    else:
-                        Xb, Yb = X_train[batch_slice], Y_train[batch_slice]
-                        Ib = idx_train[batch_slice] if idx_train is not None else None
-                        Sb = sw_train[batch_slice] if sw_train is not None else None
-                    # the L2 term uses the weights before this step's update
-                    l2 = float(np.dot(wflat, wflat)) if alpha else 0.0
-                    loss, sw_sum = self._loss_grad(net, W, b, gW, gb, work, Xb, Yb, Ib, Sb)
-                    loss += 0.5 * alpha * l2 / sw_sum
-                    accumulated_loss += loss * m
-                    self._optimizer_update(st, net, grad, nw, alpha / sw_sum)
+                    # sklearn.utils.shuffle(sample_idx, random_state=...), without its overhead:
+                    # the same random stream and the same permutation
+                    perm = np.arange(n_samples)
+                    self._random_state.shuffle(perm)
+                    sample_idx = sample_idx[perm]
+                if native:
+                    accumulated_loss = self._run_native_epoch(
+                        epoch,
+                        st,
+                        net,
+                        grad,
+                        X_c,
+                        targets,
+                        sw_c,
+                        sample_idx if self.shuffle else None,
+                        batch_size,
+                    )
+                else:
+                    accumulated_loss = run_epoch(st, sample_idx)
 
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / X_train.shape[0]

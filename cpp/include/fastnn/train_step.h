@@ -19,7 +19,7 @@ struct TrainLayer {
   ActParams p;
 };
 
-enum class TrainLoss : int { cross_entropy, mse };
+enum class TrainLoss : int { cross_entropy, mse, bce_logits };
 
 template <class T>
 struct TrainParams {
@@ -42,7 +42,12 @@ template <class T>
 struct TrainLossCall {
   TrainLoss kind = TrainLoss::cross_entropy;
   const int64_t* labels = nullptr;  // cross entropy (validated: in [0, c) or ignore_index)
-  const T* target = nullptr;        // mse, (m, out)
+  const T* target = nullptr;        // mse and bce_logits, (m, out)
+  // Optional per-sample weighting (reduction "none" in the loss kernels): grad_out scales each
+  // row's gradient (cross entropy: (m,)) or each element's (mse, bce_logits: (m, out)); loss_out
+  // receives the per-row / per-element losses. With either set, run() returns 0.
+  const T* grad_out = nullptr;
+  T* loss_out = nullptr;
   double grad_scale = 1.0;
   double label_smoothing = 0.0;
   int64_t ignore_index = -100;
