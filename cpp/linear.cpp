@@ -2,6 +2,8 @@
 // kernels/linear.cpp. See fastnn/linear.h.
 #include "fastnn/linear.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -10,6 +12,46 @@
 #include "fastnn/blas.h"
 
 namespace fastnn {
+
+namespace {
+
+// C = op(A) op(B) (+ C) split across the OpenMP pool by slabs of output rows (by_rows) or
+// columns, each slab one single-threaded BLAS call. For mid-size products: OpenBLAS keeps them on
+// one thread (waking its own pool costs more than it saves, see blas.h) but fastnn's pool is
+// already spinning. Returns false when the product is better left to one call.
+template <class T>
+bool matmul_split(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
+                  int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate,
+                  double flops) {
+  const int nt = num_threads();
+  const double single =
+      std::is_same_v<T, float> ? blas::kSingleThreadFlopsF32 : blas::kSingleThreadFlopsF64;
+  if (nt < 2 || flops < kSplitGemmFlops || flops >= single || omp_in_parallel()) return false;
+  const bool by_rows = m >= n;
+  const int64_t dim = by_rows ? m : n;
+  const int parts = static_cast<int>(std::min<int64_t>(nt, dim / kSplitGemmMinSlab));
+  if (parts < 2) return false;
+  blas::set_threads(1);
+  note_pool_started();
+  const T beta = accumulate ? T(1) : T(0);
+#pragma omp parallel num_threads(parts)
+  {
+    const int64_t t = omp_get_thread_num(), tn = omp_get_num_threads();
+    const int64_t per = ((dim + tn - 1) / tn + 15) & ~int64_t{15};
+    const int64_t lo = std::min(dim, t * per), hi = std::min(dim, lo + per);
+    if (lo < hi) {
+      if (by_rows)
+        blas::gemm_fixed(trans_a, trans_b, hi - lo, n, k, T(1), a + lo * (trans_a ? 1 : lda), lda,
+                         b, ldb, beta, c + lo * ldc, ldc);
+      else
+        blas::gemm_fixed(trans_a, trans_b, m, hi - lo, k, T(1), a, lda,
+                         b + lo * (trans_b ? ldb : 1), ldb, beta, c + lo, ldc);
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 bool linear_backward_uses_output(Act act) {
   return act == Act::identity || act == Act::step || act == Act::relu || act == Act::sigmoid ||
@@ -34,6 +76,7 @@ void matmul_raw(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, con
     kernels().get<T>().linear.gemm_small(m, n, k, a, sai, sal, b, sbl, sbj, c, ldc, accumulate);
     return;
   }
+  if (matmul_split<T>(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate, flops)) return;
   blas::gemm(trans_a, trans_b, m, n, k, T(1), a, lda, b, ldb, accumulate ? T(1) : T(0), c, ldc);
 }
 

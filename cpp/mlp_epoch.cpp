@@ -161,7 +161,25 @@ SkEpochResult<T> SkEpoch<T>::run(const SkEpochArgs<T>& a) {
     } else {
       loss.grad_scale = half / static_cast<double>(m);
     }
-    double total = core_.run(xb, m, loss, params.data(), nullptr, 0);
+    // The update's hyperparameters are known before the step: run it inside the same native
+    // call (one parallel region) unless a hook must see the gradient first.
+    calls[0].h.weight_decay = a.alpha / sw_sum;
+    calls[1].h.weight_decay = 0.0;
+    const int64_t t_next = a.adam ? res.step + 1 : res.step;
+    if (a.adam) {
+      const double t = static_cast<double>(t_next);
+      const double bc1 = 1.0 - std::pow(a.beta1, t);
+      const double bc2 = 1.0 - std::pow(a.beta2, t);
+      for (int j = 0; j < 2; ++j) {
+        ts[j].c0 = -(a.lr / bc1);
+        ts[j].c1 = std::pow(bc2, 0.5);
+        // scikit-learn adds eps to sqrt(v) before the bias correction; torch's kernel adds it
+        // after dividing sqrt(v) by sqrt(bc2), hence eps / sqrt(bc2).
+        calls[j].h.eps = a.eps / std::sqrt(bc2);
+      }
+    }
+    const bool hook = a.grad_hook != nullptr;
+    double total = core_.run(xb, m, loss, params.data(), hook ? nullptr : calls, hook ? 0 : 2);
     if (swb) {
       total = 0.0;
       const int64_t per_row = out_ == SkOutput::softmax ? 1 : k;
@@ -176,26 +194,14 @@ SkEpochResult<T> SkEpoch<T>::run(const SkEpochArgs<T>& a) {
     batch_loss += 0.5 * a.alpha * l2 / sw_sum;
     res.loss_sum += batch_loss * static_cast<double>(m);
     ++res.batches;
-
-    if (a.grad_hook != nullptr && !a.grad_hook(a.hook_ctx)) {
-      res.stopped = true;
-      break;
-    }
-    calls[0].h.weight_decay = a.alpha / sw_sum;
-    calls[1].h.weight_decay = 0.0;
-    if (a.adam) {
-      const double t = static_cast<double>(++res.step);
-      const double bc1 = 1.0 - std::pow(a.beta1, t);
-      const double bc2 = 1.0 - std::pow(a.beta2, t);
-      for (int j = 0; j < 2; ++j) {
-        ts[j].c0 = -(a.lr / bc1);
-        ts[j].c1 = std::pow(bc2, 0.5);
-        // scikit-learn adds eps to sqrt(v) before the bias correction; torch's kernel adds it
-        // after dividing sqrt(v) by sqrt(bc2), hence eps / sqrt(bc2).
-        calls[j].h.eps = a.eps / std::sqrt(bc2);
+    if (hook) {
+      if (!a.grad_hook(a.hook_ctx)) {
+        res.stopped = true;
+        break;
       }
+      core_.update(calls, 2);
     }
-    core_.update(calls, 2);
+    res.step = t_next;
   }
   return res;
 }

@@ -30,6 +30,9 @@ struct RegisterForkHandler {
 
 int num_threads() {
   if (g_forked_child.load(std::memory_order_relaxed)) return 1;
+  // Inside a parallel region (the fused training step gives each thread its own slab of work)
+  // every kernel runs on the calling thread.
+  if (omp_in_parallel()) return 1;
   int n = g_threads.load(std::memory_order_relaxed);
   if (n <= 0) {
     n = omp_get_max_threads();

@@ -101,8 +101,8 @@ def test_matches_module_path(arch, opt, dtype, loss):
     crit = nn.CrossEntropyLoss() if loss == "ce" else nn.MSELoss()
     step = nn.compile_step(m2, crit, o2)
     rng = np.random.default_rng(1)
-    for _ in range(4):
-        x, y = data(rng, dtype, 11, 12, 5, loss)
+    for n in (11, 70, 11, 70):  # 70 rows: the one-region parallel path (>= 2 x 16 rows)
+        x, y = data(rng, dtype, n, 12, 5, loss)
         l1 = module_step(m1, crit, o1, x, y)
         l2 = step(x, y)
         assert isinstance(l2, float)
@@ -115,6 +115,25 @@ def test_matches_module_path(arch, opt, dtype, loss):
             np.testing.assert_allclose(
                 np.asarray(s2[k]), np.asarray(s1[k]), rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10
             )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("arch,opt", [("mixed", "adam_ams"), ("tanh_nobias", "sgd_mom")])
+def test_parallel_step_any_thread_count(arch, opt, dtype, threads):
+    """The one-region path (rows split over threads) gives the one-thread parameters."""
+    results = []
+    for nt in (1, 2, 3):
+        fastnn.set_num_threads(nt)
+        m1, m2, o1, o2 = pair(arch, opt, dtype)
+        step = nn.compile_step(m2, nn.CrossEntropyLoss(), o2)
+        rng = np.random.default_rng(5)
+        for n in (96, 33, 100):
+            x, y = data(rng, dtype, n, 12, 5, "ce")
+            step(x, y)
+        results.append([p.data.copy() for p in m2.parameters()])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(b, a, rtol=TOL[dtype], atol=TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -22,6 +22,11 @@ namespace fastnn {
 inline constexpr double kSmallGemmFlopsF32 = 0.0;
 inline constexpr double kSmallGemmFlopsF64 = 4.5e6;
 inline constexpr int64_t kSmallGemmMinN = 16;
+// Products from this many flops up to blas.h's kSingleThreadFlops are split across fastnn's
+// OpenMP pool in slabs of at least kSplitGemmMinSlab output rows (or columns), one
+// single-threaded BLAS call each (matmul_raw); below it one call is faster than the fork/join.
+inline constexpr double kSplitGemmFlops = 4.0e5;
+inline constexpr int64_t kSplitGemmMinSlab = 16;
 // Bytes of product per thread the forward computes before running the epilogue on it (L2-hot;
 // Zen 4 has 1 MiB of L2 per core).
 inline constexpr int64_t kEpilogueBlockBytes = 1024 * 1024;

@@ -19,6 +19,9 @@ struct TrainLayer {
   ActParams p;
 };
 
+// Rows per thread below which a step runs on one thread.
+inline constexpr int64_t kStepMinRows = 16;
+
 enum class TrainLoss : int { cross_entropy, mse, bce_logits };
 
 template <class T>
@@ -76,6 +79,8 @@ class TrainStepCore {
              const TrainOptimCall<T>* optim, int64_t n_optim);
   // Only the optimizer calls (run(..., nullptr, 0) then update(...) == run(..., optim, n)).
   void update(const TrainOptimCall<T>* optim, int64_t n_optim);
+  // True when run(m rows) takes the one-region path (run_parallel).
+  bool parallel_for_rows(int64_t m) const;
 
  private:
   struct Free {
@@ -83,12 +88,17 @@ class TrainStepCore {
   };
   using Buf = std::unique_ptr<T[], Free>;
   static Buf alloc(int64_t n);
+  double loss_rows(const TrainLossCall<T>& loss, int64_t r0, int64_t r1, T* g) const;
+  double run_parallel(const T* x, int64_t m, const TrainLossCall<T>& loss,
+                      const TrainParams<T>* params, const TrainOptimCall<T>* optim,
+                      int64_t n_optim);
 
   std::vector<TrainLayer> layers_;
   std::vector<bool> from_y_;  // backward from the layer's output (no pre-activation stored)
   int64_t cap_ = 0, reallocs_ = 0, max_width_ = 0, max_out_ = 0;
   std::vector<Buf> act_, pre_;  // per layer: outputs (m, out), pre-activations (or empty)
-  Buf grad_a_, grad_b_, scratch_;
+  Buf grad_a_, grad_b_, scratch_, scratch2_;
+  std::vector<OptimTensor<T>> slices_;  // per-thread parts of the optimizer calls (run_parallel)
   std::unique_ptr<int64_t[]> labels_;
 };
 
