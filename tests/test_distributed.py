@@ -28,10 +28,10 @@ def _mpiexec():
     return found
 
 
-def _launch(n, *args):
+def _launch(n, *args, script=SCRIPT):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run(
-        [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", str(SCRIPT), *map(str, args)],
+        [_mpiexec(), "-n", str(n), sys.executable, "-m", "mpi4py", str(script), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -211,3 +211,47 @@ def test_example_two_ranks():
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "(2 ranks)" in res.stdout
+
+
+SK_SCRIPT = pathlib.Path(__file__).parent / "mpi_sklearn_script.py"
+
+
+@needs_mpi
+@pytest.mark.parametrize(
+    "mode,dtype",
+    [
+        ("adam", "float64"),
+        ("adam", "float32"),
+        ("sgd", "float64"),
+        ("regressor", "float64"),
+        ("lbfgs", "float64"),
+        ("early", "float64"),
+    ],
+)
+def test_sklearn_fit_two_ranks_match_single_process(tmp_path, mode, dtype):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "result.npz"
+    res = _launch(2, mode, dtype, out, script=SK_SCRIPT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    r = np.load(out)
+    reps = r["replicas"]
+    assert reps[0].tobytes() == reps[1].tobytes()  # identical replicas
+    np.testing.assert_array_equal(r["curves"][0], r["curves"][1])
+    if mode == "early":
+        return  # shuffled shards: no single-process equivalent, only consistency
+    assert r["n_iter"][0] == r["n_iter"][1]
+    tol = {"float64": 1e-8, "float32": 2e-4}[dtype]
+    if mode == "lbfgs":
+        tol = 1e-6  # L-BFGS amplifies the rounding of the summed loss over 15 iterations
+    np.testing.assert_allclose(reps[0], r["reference"], rtol=tol, atol=tol)
+    np.testing.assert_allclose(r["curves"][0], r["ref_curve"], rtol=tol, atol=tol)
+
+
+@needs_mpi
+def test_sklearn_fit_mismatched_shards_raise_on_every_rank(tmp_path):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "result.npz"
+    res = _launch(2, "mismatch", "float64", out, script=SK_SCRIPT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    msgs = np.load(out)["messages"]
+    assert all("same classes" in m and "rank 1" in m for m in msgs), msgs

@@ -54,7 +54,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["DataParallel", "get_comm", "rank", "shard_batches", "world_size"]
+__all__ = ["DataParallel", "fit", "get_comm", "rank", "shard_batches", "world_size"]
 
 
 def _mpi():
@@ -215,3 +215,65 @@ def shard_batches(
         rank=rank,
         world_size=world_size,
     )
+
+
+def fit(estimator, X, y, sample_weight=None, comm=None):
+    """Data-parallel ``estimator.fit(X, y)`` of a fastnn.sklearn MLPClassifier/MLPRegressor.
+
+    Call it on every rank of `comm` (default MPI.COMM_WORLD) under mpiexec, with the same
+    estimator parameters (including an integer ``random_state``) and this rank's shard of the data.
+    Every rank must pass the same number of samples and features, and (classifier) the same set of
+    classes; a violation raises the same ValueError on every rank (no hang). Rank 0's initial
+    parameters are broadcast. 'sgd'/'adam': ``batch_size`` is per rank (global batch = world_size x
+    batch_size); after each batch's backward the gradients are averaged with one in-place
+    Allreduce, the L2 term is divided by world_size (so it weighs as in one process training on the
+    global batch), and the epoch loss and the early-stopping validation score are averaged over
+    the ranks, so every rank takes the same convergence decisions and the replicas stay identical.
+    'lbfgs': loss and gradient are summed over the ranks in each evaluation, so every rank runs
+    the same L-BFGS iterations on the full data set. With sample weights each rank normalises by
+    its own batch's weight sum. Returns the fitted estimator (identical on every rank).
+    """
+    estimator._comm = get_comm(comm)
+    try:
+        return estimator.fit(X, y, sample_weight=sample_weight)
+    finally:
+        del estimator._comm
+
+
+class _FitSync:
+    """The collectives fastnn.sklearn's fit uses under `fit` (one instance per fit)."""
+
+    def __init__(self, comm):
+        self.MPI = _mpi()
+        self.comm = comm
+        self.world = comm.Get_size()
+
+    def check_same(self, what: str, value) -> None:
+        values = self.comm.allgather(value)
+        for r, v in enumerate(values):
+            if v != values[0]:
+                raise ValueError(
+                    f"fastnn.distributed.fit: every rank must pass the same {what}; rank {r} has "
+                    f"{v!r} but rank 0 has {values[0]!r}"
+                )
+
+    def broadcast(self, flat: np.ndarray) -> None:
+        self.comm.Bcast(flat, root=0)
+
+    def sum(self, *values: float) -> np.ndarray:
+        buf = np.array(values, dtype=np.float64)
+        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+        return buf
+
+    def averager(self, grad: np.ndarray):
+        """A no-argument hook that averages `grad` over the ranks in place."""
+        scale = grad.dtype.type(1.0 / self.world)
+
+        def hook():
+            self.comm.Allreduce(self.MPI.IN_PLACE, grad, op=self.MPI.SUM)
+            np.multiply(grad, scale, out=grad)
+
+        return hook
+
+    def sum_into(self, grad: np.ndarray) -> None:
+        self.comm.Allreduce(self.MPI.IN_PLACE, grad, op=self.MPI.SUM)

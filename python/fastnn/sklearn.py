@@ -363,9 +363,17 @@ class _BaseMLP(BaseEstimator):
         layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
         self._random_state = check_random_state(self.random_state)
 
+        sync = self._fit_sync()
+        if sync is not None:
+            sync.check_same("number of samples", int(n_samples))
+            sync.check_same("number of features", int(n_features))
+            if is_classifier(self):
+                sync.check_same("classes", [str(c) for c in self.classes_])
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
         net = self._sync_network()
+        if sync is not None:
+            sync.broadcast(net.flat)
         dt = net.dtype
         X = np.ascontiguousarray(X, dtype=dt)
         Y = np.ascontiguousarray(y, dtype=dt)
@@ -385,6 +393,15 @@ class _BaseMLP(BaseEstimator):
                 " contain large values and need to be preprocessed."
             )
         return self
+
+    def _fit_sync(self):
+        """Collectives for a data-parallel fit (fastnn.distributed.fit), or None."""
+        comm = getattr(self, "_comm", None)
+        if comm is None or comm.Get_size() == 1:
+            return None
+        from .distributed import _FitSync
+
+        return _FitSync(comm)
 
     def _initialize(self, y, layer_units, dtype):
         self.n_iter_ = 0
@@ -427,6 +444,8 @@ class _BaseMLP(BaseEstimator):
         dt = net.dtype
         x_views = {}
 
+        sync = self._fit_sync()
+
         def fun(x):
             if dt == np.float64 and x.dtype == np.float64 and x.flags.c_contiguous:
                 key = x.__array_interface__["data"][0]
@@ -441,6 +460,12 @@ class _BaseMLP(BaseEstimator):
             grad = np.empty(net.size, dt)
             gW, gb = net.views(grad)
             loss, sw_sum = self._loss_grad(net, W, b, gW, gb, work, X, Y, yidx, sw)
+            if sync is not None:  # means over every rank's data
+                grad *= sw_sum
+                sync.sum_into(grad)
+                loss, sw_sum = sync.sum(loss * sw_sum, sw_sum)
+                loss /= sw_sum
+                grad /= sw_sum
             w = params[:nw]
             loss += 0.5 * alpha * float(np.dot(w, w)) / sw_sum
             if alpha:
@@ -555,7 +580,9 @@ class _BaseMLP(BaseEstimator):
             self._epoch = cached
         return cached[1]
 
-    def _run_native_epoch(self, epoch, st, net, grad, X, targets, sw, order, batch_size):
+    def _run_native_epoch(
+        self, epoch, st, net, grad, X, targets, sw, order, batch_size, alpha, hook
+    ):
         """One epoch in one native call; returns the sum of batch losses times batch rows."""
         adam = st["solver"] == "adam"
         mom = 0.0 if adam else float(self.momentum)
@@ -572,7 +599,7 @@ class _BaseMLP(BaseEstimator):
             batch_size=batch_size,
             solver=st["solver"],
             lr=st["lr"],
-            alpha=float(self.alpha),
+            alpha=alpha,
             beta1=float(self.beta_1),
             beta2=float(self.beta_2),
             eps=float(self.epsilon),
@@ -582,12 +609,14 @@ class _BaseMLP(BaseEstimator):
             exp_avg_sq=st.get("v"),
             momentum_buffer=st.get("buf"),
             step=st["t"],
-            grad_hook=getattr(self, "_grad_hook", None),
+            grad_hook=hook,
         )
         st["t"] = step if adam else st["t"] + batches
         return loss_sum
 
-    def _python_epoch(self, net, X_train, Y_train, idx_train, sw_train, batch_size):
+    def _python_epoch(
+        self, net, X_train, Y_train, idx_train, sw_train, batch_size, grad, alpha, hook
+    ):
         """Per-batch Python loop (outputs without a native epoch: the Poisson loss)."""
         work = getattr(self, "_work", None)
         if (
@@ -602,11 +631,9 @@ class _BaseMLP(BaseEstimator):
         yb = np.empty((batch_size, Y_train.shape[1]), net.dtype)
         ib = np.empty(batch_size, np.int64) if idx_train is not None else None
         swb = np.empty(batch_size, net.dtype) if sw_train is not None else None
-        grad = np.empty(net.size, net.dtype)
         gW, gb = net.views(grad)
         nw = net.n_weights
         wflat = net.flat[:nw]
-        alpha = float(self.alpha)
         W, b = net.W, net.b
         n_samples = X_train.shape[0]
 
@@ -629,6 +656,8 @@ class _BaseMLP(BaseEstimator):
                 loss, sw_sum = self._loss_grad(net, W, b, gW, gb, work, Xb, Yb, Ib, Sb)
                 loss += 0.5 * alpha * l2 / sw_sum
                 accumulated_loss += loss * m
+                if hook is not None:
+                    hook()
                 self._optimizer_update(st, net, grad, nw, alpha / sw_sum)
             return accumulated_loss
 
@@ -692,15 +721,22 @@ class _BaseMLP(BaseEstimator):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
+        sync = self._fit_sync()
+        # Data-parallel: the L2 term is split over the ranks, whose averaged gradients then
+        # weigh it as one process training on the global batch would.
+        alpha = float(self.alpha) / (1 if sync is None else sync.world)
         native = self.out_activation_ in _NATIVE_OUTPUTS
+        grad = np.empty(net.size, net.dtype)
+        hook = None if sync is None else sync.averager(grad)
         if native:
             epoch = self._native_epoch(net, batch_size)
             targets = np.ascontiguousarray(idx_train if idx_train is not None else Y_train)
             sw_c = None if sw_train is None else np.ascontiguousarray(sw_train)
             X_c = np.ascontiguousarray(X_train)
-            grad = np.empty(net.size, net.dtype)
         else:
-            run_epoch = self._python_epoch(net, X_train, Y_train, idx_train, sw_train, batch_size)
+            run_epoch = self._python_epoch(
+                net, X_train, Y_train, idx_train, sw_train, batch_size, grad, alpha, hook
+            )
 
         try:
             self.n_iter_ = 0
@@ -722,18 +758,24 @@ class _BaseMLP(BaseEstimator):
                         sw_c,
                         sample_idx if self.shuffle else None,
                         batch_size,
+                        alpha,
+                        hook,
                     )
                 else:
                     accumulated_loss = run_epoch(st, sample_idx)
 
                 self.n_iter_ += 1
-                self.loss_ = accumulated_loss / X_train.shape[0]
-                self.t_ += n_samples
+                seen = n_samples
+                if sync is not None:  # every rank takes the same decisions from here on
+                    accumulated_loss, seen = sync.sum(accumulated_loss, n_samples)
+                    seen = int(seen)
+                self.loss_ = accumulated_loss / seen
+                self.t_ += seen
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
 
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val, best)
+                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val, best, sync)
                 self._iteration_ends(st, self.t_)
 
                 if self._no_improvement_count > self.n_iter_no_change:
@@ -766,9 +808,12 @@ class _BaseMLP(BaseEstimator):
         if early_stopping:
             np.copyto(net.flat, best)
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val, best):
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val, best, sync=None):
         if early_stopping:
             val_score = self._score(X_val, y_val, sample_weight=sw_val)
+            if sync is not None:  # the mean over every rank's validation samples
+                total, count = sync.sum(val_score * X_val.shape[0], X_val.shape[0])
+                val_score = total / count
             self.validation_scores_.append(val_score)
             if self.verbose:
                 print("Validation score: %f" % self.validation_scores_[-1])
