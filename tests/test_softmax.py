@@ -25,6 +25,9 @@ def ref_log_softmax(x, axis):
         ((2, 3, 4), 2),
         ((64, 1000), -1),
         ((4, 1), -1),
+        ((37, 10), -1),  # row tiles of 16 (softmax_tile) and a partial one
+        ((40, 32), -1),  # the longest rows tiled
+        ((19, 33), -1),  # the shortest rows on the row path
     ],
 )
 def test_forward_backward(simd_level, dtype, tol, shape, axis):

@@ -13,23 +13,90 @@ constexpr int64_t kGrainElems = 32768;
 
 inline double max_nan(double m, double v) { return (v > m || isnan_(v)) ? v : m; }
 
-template <class T>
-void softmax_row(const T* x, T* y, int64_t len, bool log) {
+// One row: a vectorized max (NaN-aware), then exp(x - m) once per element into the double
+// scratch e (len), then the scaling pass.
+template <class T, bool kLog>
+void softmax_row(const T* x, T* y, int64_t len, double* e) {
   double m = -std::numeric_limits<double>::infinity();
-  for (int64_t i = 0; i < len; ++i) m = isnan_(m) ? m : max_nan(m, static_cast<double>(x[i]));
+  int has_nan = 0;
+#pragma omp simd reduction(max : m) reduction(| : has_nan)
+  for (int64_t i = 0; i < len; ++i) {
+    const double v = static_cast<double>(x[i]);
+    m = v > m ? v : m;
+    has_nan |= isnan_(v) ? 1 : 0;
+  }
+  if (has_nan) m = std::numeric_limits<double>::quiet_NaN();
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < len; ++i) s += exp_core(static_cast<double>(x[i]) - m);
-  if (log) {
+  for (int64_t i = 0; i < len; ++i) {
+    const double ei = exp_core(static_cast<double>(x[i]) - m);
+    if constexpr (!kLog) e[i] = ei;
+    s += ei;
+  }
+  if constexpr (kLog) {
     const double shift = m + log_pos(s);
 #pragma omp simd
     for (int64_t i = 0; i < len; ++i) y[i] = static_cast<T>(static_cast<double>(x[i]) - shift);
   } else {
     const double inv = 1.0 / s;
 #pragma omp simd
-    for (int64_t i = 0; i < len; ++i)
-      y[i] = static_cast<T>(exp_core(static_cast<double>(x[i]) - m) * inv);
+    for (int64_t i = 0; i < len; ++i) y[i] = static_cast<T>(e[i] * inv);
   }
+}
+
+constexpr int64_t kNarrowLen = 32;  // rows up to this long take the row-transposed tile
+constexpr int kLaneRows = 16;       // rows processed side by side, one per SIMD lane
+
+// Rows [0, nb) (nb <= kLaneRows) of length len <= kNarrowLen, transposed into a (len,
+// kLaneRows) tile so each pass is a full-width vector loop across rows instead of a mostly empty
+// one along a short row. Same arithmetic per row as softmax_row.
+template <class T, bool kLog>
+void softmax_tile(const T* x, T* y, int64_t len, int64_t nb) {
+  alignas(64) double xt[kNarrowLen][kLaneRows];
+  alignas(64) double m[kLaneRows], s[kLaneRows], f[kLaneRows];
+  alignas(64) int nan_row[kLaneRows];
+  for (int64_t j = 0; j < len; ++j)
+    for (int i = 0; i < kLaneRows; ++i)
+      xt[j][i] = i < nb ? static_cast<double>(x[i * len + j]) : 0.0;
+  for (int i = 0; i < kLaneRows; ++i) {
+    m[i] = -std::numeric_limits<double>::infinity();
+    s[i] = 0.0;
+    nan_row[i] = 0;
+  }
+  for (int64_t j = 0; j < len; ++j) {
+#pragma omp simd
+    for (int i = 0; i < kLaneRows; ++i) {
+      const double v = xt[j][i];
+      m[i] = v > m[i] ? v : m[i];
+      nan_row[i] |= isnan_(v) ? 1 : 0;
+    }
+  }
+  for (int i = 0; i < kLaneRows; ++i)
+    if (nan_row[i]) m[i] = std::numeric_limits<double>::quiet_NaN();
+  for (int64_t j = 0; j < len; ++j) {
+#pragma omp simd
+    for (int i = 0; i < kLaneRows; ++i) {
+      const double ei = exp_core(xt[j][i] - m[i]);
+      if constexpr (!kLog) xt[j][i] = ei;
+      s[i] += ei;
+    }
+  }
+#pragma omp simd
+  for (int i = 0; i < kLaneRows; ++i) f[i] = kLog ? m[i] + log_pos(s[i]) : 1.0 / s[i];
+  for (int i = 0; i < nb; ++i)
+    for (int64_t j = 0; j < len; ++j)
+      y[i * len + j] = static_cast<T>(kLog ? xt[j][i] - f[i] : xt[j][i] * f[i]);
+}
+
+template <class T, bool kLog>
+void softmax_rows(const T* x, T* y, int64_t len, int64_t b, int64_t e) {
+  if (len <= kNarrowLen) {
+    for (int64_t o = b; o < e; o += kLaneRows)
+      softmax_tile<T, kLog>(x + o * len, y + o * len, len, imin(kLaneRows, e - o));
+    return;
+  }
+  Scratch ex(kLog ? 1 : len);
+  for (int64_t o = b; o < e; ++o) softmax_row<T, kLog>(x + o * len, y + o * len, len, ex.p);
 }
 
 template <class T>
@@ -69,7 +136,10 @@ void softmax_forward(const T* x, T* y, int64_t outer, int64_t len, int64_t inner
   const int64_t grain = imax(1, kGrainElems / (len * inner));
   parallel_for(outer, grain, [=](int64_t b, int64_t e) {
     if (inner == 1) {
-      for (int64_t o = b; o < e; ++o) softmax_row(x + o * len, y + o * len, len, log);
+      if (log)
+        softmax_rows<T, true>(x, y, len, b, e);
+      else
+        softmax_rows<T, false>(x, y, len, b, e);
     } else {
       Scratch ms(2 * inner);
       for (int64_t o = b; o < e; ++o)
