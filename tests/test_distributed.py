@@ -255,3 +255,15 @@ def test_sklearn_fit_mismatched_shards_raise_on_every_rank(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     msgs = np.load(out)["messages"]
     assert all("same classes" in m and "rank 1" in m for m in msgs), msgs
+
+
+SK_EXAMPLE = EXAMPLE.parent / "sklearn_fit.py"
+
+
+@needs_mpi
+def test_sklearn_example_two_ranks():
+    pytest.importorskip("sklearn")
+    res = _launch(2, script=SK_EXAMPLE)
+    assert res.returncode == 0, res.stdout + res.stderr
+    acc = float(res.stdout.split("test accuracy")[1])
+    assert "2 ranks" in res.stdout and acc >= 0.95
