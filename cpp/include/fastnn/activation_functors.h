@@ -247,8 +247,24 @@ struct Silu {
     const SigmoidParts q = sigmoid_parts(x);
     return g * (q.s * (1.0 + x * q.one_minus_s));
   }
+  // float: x / (1 + e) for x >= 0, x e / (1 + e) for x < 0 with e = exp(-|x|); the numerator
+  // x e is formed as fma(x, m, x) * s1 and scaled by s2 after the division, so it keeps full
+  // precision where e is subnormal (x < -87). 1 + e is corrected for its rounding. -inf gives NaN
+  // (-inf * 0) as torch; beyond |x| > 120 the result is x or -0.
   static float f32(float x, const ActParams&) {
-    return static_cast<float>(static_cast<double>(x) * sigmoid_parts_f(x).s);
+    const ExpSplitF q = exp_split_f(-fabsf_(x), 0.0f);
+    const float e = ((1.0f + q.m) * q.s1) * q.s2;
+    const float d = 1.0f + e;
+    const float dl = (1.0f - d) + e;  // 1 + e = d + dl exactly (|e| <= 1)
+    // neg: all ones where the sign bit is set. One division for both signs: the selects are on
+    // the factors (bitwise, so GCC does not split the quotient per sign).
+    const int32_t neg = as_i32(x) >> 31;
+    const float num =
+        __builtin_fmaf(x, select_bits(neg, q.m, 0.0f), x) * select_bits(neg, q.s1, 1.0f);
+    float y = num / d;
+    y = __builtin_fmaf(-y, dl, y);  // y (1 - dl / d) with d ~ 1 where dl matters
+    y = y * select_bits(neg, q.s2, 1.0f);
+    return fabsf_(x) > 120.0f ? x * (x > 0.0f ? 1.0f : 0.0f) : y;
   }
   static float backward32(float g, float x, const ActParams&) {
     const SigmoidParts q = sigmoid_parts_ff(x);
