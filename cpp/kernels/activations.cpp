@@ -19,61 +19,76 @@ constexpr int64_t grain() {
   return kGrainCheap / A::cost;
 }
 
+// Functors may restrict their float paths to some parameters (softplus: beta = 1).
+template <class A>
+bool float_path_ok(const ActParams& p) {
+  if constexpr (requires { A::f32_ok(p); }) {
+    return A::f32_ok(p);
+  } else {
+    return true;
+  }
+}
+
 template <class A, class T>
 void forward(const T* x, T* y, int64_t n, const ActParams& p) {
   const ActParams pc = p;
   if constexpr (std::is_same_v<T, float> && requires { A::f32(0.0f, p); }) {
-    parallel_for(n, grain<A>() * 2, [=](int64_t b, int64_t e) {
-      const ActParams q = pc;  // per-thread copy, see kPerThreadParams
+    if (float_path_ok<A>(p)) {
+      parallel_for(n, grain<A>() * 2, [=](int64_t b, int64_t e) {
+        const ActParams q = pc;  // per-thread copy, see kPerThreadParams
 #pragma omp simd
-      for (int64_t i = b; i < e; ++i) y[i] = A::f32(x[i], q);
-    });
-  } else {
-    parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
-      const ActParams q = pc;  // per-thread copy, see kPerThreadParams
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) y[i] = static_cast<T>(A::f(static_cast<double>(x[i]), q));
-    });
+        for (int64_t i = b; i < e; ++i) y[i] = A::f32(x[i], q);
+      });
+      return;
+    }
   }
+  parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+    const ActParams q = pc;  // per-thread copy, see kPerThreadParams
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) y[i] = static_cast<T>(A::f(static_cast<double>(x[i]), q));
+  });
 }
 
 template <class A, class T>
 void derivative(const T* x, T* y, int64_t n, const ActParams& p) {
   const ActParams pc = p;
   if constexpr (std::is_same_v<T, float> && requires { A::backward32(1.0f, 0.0f, p); }) {
-    parallel_for(n, grain<A>() * 2, [=](int64_t b, int64_t e) {
-      const ActParams q = pc;  // per-thread copy, see kPerThreadParams
+    if (float_path_ok<A>(p)) {
+      parallel_for(n, grain<A>() * 2, [=](int64_t b, int64_t e) {
+        const ActParams q = pc;  // per-thread copy, see kPerThreadParams
 #pragma omp simd
-      for (int64_t i = b; i < e; ++i) y[i] = A::backward32(1.0f, x[i], q);
-    });
-  } else {
-    parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
-      const ActParams q = pc;  // per-thread copy, see kPerThreadParams
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i)
-        y[i] = static_cast<T>(A::backward(1.0, static_cast<double>(x[i]), q));
-    });
+        for (int64_t i = b; i < e; ++i) y[i] = A::backward32(1.0f, x[i], q);
+      });
+      return;
+    }
   }
+  parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+    const ActParams q = pc;  // per-thread copy, see kPerThreadParams
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i)
+      y[i] = static_cast<T>(A::backward(1.0, static_cast<double>(x[i]), q));
+  });
 }
 
 template <class A, class T>
 void backward(const T* g, const T* x, T* out, int64_t n, const ActParams& p) {
   const ActParams pc = p;
   if constexpr (std::is_same_v<T, float> && requires { A::backward32(1.0f, 0.0f, p); }) {
-    parallel_for(n, grain<A>() * 2, [=](int64_t b, int64_t e) {
-      const ActParams q = pc;  // per-thread copy, see kPerThreadParams
+    if (float_path_ok<A>(p)) {
+      parallel_for(n, grain<A>() * 2, [=](int64_t b, int64_t e) {
+        const ActParams q = pc;  // per-thread copy, see kPerThreadParams
 #pragma omp simd
-      for (int64_t i = b; i < e; ++i) out[i] = A::backward32(g[i], x[i], q);
-    });
-  } else {
-    parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
-      const ActParams q = pc;  // per-thread copy, see kPerThreadParams
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i)
-        out[i] =
-            static_cast<T>(A::backward(static_cast<double>(g[i]), static_cast<double>(x[i]), q));
-    });
+        for (int64_t i = b; i < e; ++i) out[i] = A::backward32(g[i], x[i], q);
+      });
+      return;
+    }
   }
+  parallel_for(n, grain<A>(), [=](int64_t b, int64_t e) {
+    const ActParams q = pc;  // per-thread copy, see kPerThreadParams
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i)
+      out[i] = static_cast<T>(A::backward(static_cast<double>(g[i]), static_cast<double>(x[i]), q));
+  });
 }
 
 template <class A, class T>
