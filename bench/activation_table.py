@@ -4,7 +4,9 @@
 
 For each size the candidates run interleaved, round after round, and each keeps its best time,
 so all columns see the same machine load. Roofline = fastnn.identity (forward: 8 B/element) or
-fastnn.identity_backward (backward: 12 B/element) through the same driver and threads."""
+fastnn.identity_backward (backward; it never reads x, so it moves 8 B/element, not 12) through the
+same driver and threads; roofline3 = fastnn.leaky_relu backward (reads grad_out and x, writes
+grad_in: the 12 B/element a backward moves, with a select as its only arithmetic)."""
 
 from __future__ import annotations
 
@@ -59,9 +61,10 @@ def main():
         f"best of {args.rounds}; times in microseconds\n"
     )
     print(
-        "| kernel | n | fastnn | NumPy | torch | roofline | NumPy/fastnn | torch/fastnn | roofline/fastnn |"
+        "| kernel | n | fastnn | NumPy | torch | roofline | NumPy/fastnn | torch/fastnn "
+        "| roofline/fastnn | roofline3/fastnn |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in [int(s) for s in args.sizes.split(",")]:
         rng = np.random.default_rng(0)
         x = rng.standard_normal(n).astype(np.float32)
@@ -69,6 +72,7 @@ def main():
         out = np.empty_like(x)
         tx = torch.from_numpy(x) if torch is not None else None
         rounds = args.rounds if n < 10**7 else max(5, args.rounds // 3)
+        leaky = fastnn.activations["leaky_relu"]
         for kind, names in (("forward", FORWARD), ("backward", BACKWARD)):
             for name in names:
                 act = fastnn.activations[name]
@@ -84,13 +88,15 @@ def main():
                     fns["fastnn"] = lambda: act.backward(g, x, out=out)
                     fns["numpy"] = lambda: np_backward(name, g, x, out)
                     fns["roof"] = lambda: fastnn.identity_backward(g, x, out=out)
+                    fns["roof3"] = lambda: leaky.backward(g, x, out=out)
                 b = best_times(fns, rounds)
                 us = {k: v * 1e6 for k, v in b.items()}
                 t = us.get("torch", float("nan"))
+                r3 = us.get("roof3", float("nan")) / us["fastnn"]
                 print(
                     f"| {name} {kind} | {n:,} | {us['fastnn']:.1f} | {us['numpy']:.1f} | {t:.1f} | "
                     f"{us['roof']:.1f} | {us['numpy'] / us['fastnn']:.2f} | {t / us['fastnn']:.2f} | "
-                    f"{us['roof'] / us['fastnn']:.2f} |",
+                    f"{us['roof'] / us['fastnn']:.2f} | {r3:.2f} |",
                     flush=True,
                 )
 

@@ -1,6 +1,8 @@
 // One functor per activation: f(x), and backward(g, x) = g * f'(x) (the derivative is
-// backward(1, x)). An optional f32(float) is the float32 forward computed in float, used where the
-// exhaustive sweep shows it keeps the float32 bound. All arithmetic is in double; float32 kernels
+// backward(1, x)). Optional f32(float) / backward32(float, float) are the float32 paths, computed
+// in float (with error-compensated steps) or in double with float-accuracy polynomials, used where
+// the sweeps (bench/sweep_float32.py) show they keep the float32 bound (2 ulp); f32_ok(params)
+// may restrict them to some parameters. Otherwise the arithmetic is in double and float32 kernels
 // round once at the store. NaN, inf and kinks follow PyTorch's CPU kernels (relu'(0) = 0,
 // relu'(NaN) passes the gradient as torch's threshold_backward does). `cost` scales the per-thread
 // grain in the driver.
@@ -51,6 +53,52 @@ FASTNN_INLINE SigmoidParts sigmoid_parts_ff(double x) {
   return {pos ? r : e * r, pos ? e * r : r, e, r};
 }
 
+// ---- float sigmoid pieces for the float32 paths: e = exp(-|x|) = ((1 + m) s1) s2, and
+// 1 + e = d + dl exactly (d rounded); neg is all ones where x has its sign bit set. Products with
+// e are formed as fma(a, m, a) * s1 and scaled by s2 last, so they stay accurate where e is
+// subnormal. Valid for |x| <= 172; callers select their result beyond and for NaN.
+struct SigmoidF {
+  float m, s1, s2, e, d, dl;
+  int32_t neg;
+};
+FASTNN_INLINE SigmoidF sigmoid_f(float x) {
+  const ExpSplitF q = exp_split_f(-fabsf_(x), 0.0f);
+  const float e = ((1.0f + q.m) * q.s1) * q.s2;
+  const float d = 1.0f + e;
+  return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, as_i32(x) >> 31};
+}
+
+// ~1/d for d in [1, 2] to 9%: enough for the rounding corrections below.
+FASTNN_INLINE float approx_recip_12(float d) { return 1.5f - 0.5f * d; }
+
+// a * sigmoid(x) = a / (1 + e) for x >= 0, a e / (1 + e) for x < 0: one division for both signs
+// (the selects are bitwise on the factors, so GCC does not split the quotient per sign), the
+// quotient corrected for the rounding of 1 + e.
+FASTNN_INLINE float mul_sigmoid_f(float a, const SigmoidF& q) {
+  const float num =
+      __builtin_fmaf(a, select_bits(q.neg, q.m, 0.0f), a) * select_bits(q.neg, q.s1, 1.0f);
+  float y = num / q.d;
+  y = __builtin_fmaf(-y, q.dl * approx_recip_12(q.d), y);  // y (1 - dl / d)
+  return y * select_bits(q.neg, q.s2, 1.0f);
+}
+
+// num / (1 + e)^2 with (1 + e)^2 = dd + ddl to first order; num carries the 1 / s2 scale.
+FASTNN_INLINE float div_sq_f(float num, const SigmoidF& q) {
+  const float dd = q.d * q.d;
+  const float ddl = __builtin_fmaf(2.0f * q.d, q.dl, __builtin_fmaf(q.d, q.d, -dd));
+  const float r = approx_recip_12(q.d);
+  const float y = num / dd;
+  return __builtin_fmaf(-y, ddl * (r * r), y);  // y (1 - ddl / dd)
+}
+
+// g * e / (1 + e)^2 = g sigmoid'(x), scaled by c (a power of two: tanh' uses 4).
+FASTNN_INLINE float mul_dsigmoid_f(float g, const SigmoidF& q, float c) {
+  return div_sq_f(__builtin_fmaf(g, q.m, g) * (q.s1 * c), q) * q.s2;
+}
+
+// Beyond |x| > 172 (and for NaN) the float paths select g * 0, or NaN for a NaN x.
+FASTNN_INLINE float zero_or_nan(float g, float x) { return g * (x != x ? x : 0.0f); }
+
 struct Identity {
   static constexpr int cost = 1;
   static double f(double x, const ActParams&) { return x; }
@@ -76,11 +124,11 @@ struct Sigmoid {
     const SigmoidParts q = sigmoid_parts(x);
     return g * (q.e * q.r * q.r);
   }
-  // float32 backward: exp in double (float-accuracy polynomial) so that g * f'(x) stays accurate
-  // where f'(x) is below the float normal range and g is large.
+  // float32 backward in float: g e / (1 + e)^2 with e's scale applied last (accurate where f'
+  // is subnormal) and the rounding of 1 + e compensated.
   static float backward32(float g, float x, const ActParams&) {
-    const SigmoidParts q = sigmoid_parts_ff(x);
-    return static_cast<float>(static_cast<double>(g) * (q.e * q.r * q.r));
+    const float y = mul_dsigmoid_f(g, sigmoid_f(x), 1.0f);
+    return fabsf_(x) <= 172.0f ? y : zero_or_nan(g, x);
   }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y) * y; }
 };
@@ -102,11 +150,11 @@ struct Tanh {
     const double d = 2.0 + em;
     return g * (4.0 * (1.0 + em) / (d * d));
   }
-  // float32: E = exp(-2|x|) directly (1 + expm1 would lose E's relative accuracy), in double.
+  // float32 in float: 1 - tanh^2 = 4 sigmoid'(2x), as sigmoid's (2x is exact below 1.7e38).
   static float backward32(float g, float x, const ActParams&) {
-    const double e = exp_nonpos_ff(-2.0 * fabs_(static_cast<double>(x)));
-    const double d = 1.0 + e;
-    return static_cast<float>(static_cast<double>(g) * (4.0 * e / (d * d)));
+    const float x2 = 2.0f * x;
+    const float y = mul_dsigmoid_f(g, sigmoid_f(x2), 4.0f);
+    return fabsf_(x2) <= 172.0f ? y : zero_or_nan(g, x);
   }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y * y); }
 };
@@ -139,10 +187,19 @@ FASTNN_INLINE float elu_f32(float x, double alpha, double scale) {
   return x <= 0.0f ? static_cast<float>(alpha * scale * em)
                    : static_cast<float>(static_cast<double>(x) * scale);
 }
+// float: g * c * e^x for x <= 0 with c = alpha * scale as a float pair (ch + cl), so the
+// product rounds once; g * scale the same way above 0. Below -172 the result is g * c * 0.
+FASTNN_INLINE float mul_pair_f(float a, double c) {
+  const float ch = static_cast<float>(c);
+  const float cl = static_cast<float>(c - static_cast<double>(ch));
+  return __builtin_fmaf(a, ch, a * cl);
+}
 FASTNN_INLINE float elu_backward32(float g, float x, double alpha, double scale) {
-  const double e = exp_nonpos_ff(x <= 0.0f ? static_cast<double>(x) : 0.0);
-  const double gd = g;
-  return static_cast<float>(x <= 0.0f ? gd * (alpha * scale) * e : gd * scale);
+  const bool neg = x <= 0.0f;
+  const ExpSplitF q = exp_split_f(-fabsf_(x), 0.0f);  // used where x <= 0 (+0 -> -0)
+  const float t = __builtin_fmaf(g, q.m, g) * q.s1;
+  const float yn = x < -172.0f ? g * 0.0f : mul_pair_f(t, alpha * scale) * q.s2;
+  return neg ? yn : mul_pair_f(g, scale);
 }
 
 struct Elu {
@@ -191,19 +248,51 @@ struct Gelu {
     const double pdf = kInvSqrt2Pi * (e - e * (0.5 * l));
     return g * (cdf(x, h, l) + x * pdf);
   }
-  // float32: the same in double (x^2 is exact for a float x), with float-accuracy exps.
-  FASTNN_INLINE static double cdf_ff(double x, double h) {
-    return 0.5 * erfc_split_t<true>(-x * kSqrtHalf, 0.5 * h, 0.0);
+  // ---- float32: Phi(-|x|) = exp(-x^2 / 2) G(|x|), G = 0.5 erfcx(|x| / sqrt 2) a degree-5/6
+  // rational in |x| on [0, 14.5] (relative fit error 8.8e-11; tools/erfc_fit/fit_phi_tail.py
+  // 5 6 14.5). exp is the float exp_split_f with the exact argument x^2 = h + hl; G and the
+  // products are in double (a float rational alone costs ~3 ulp), rounded once at the end.
+  // x < 0: x Phi(-|x|); x >= 0: x - x Phi(-|x|). Beyond |x| > 18: x or x * 0 (NaN at -inf).
+  struct TailF {
+    double e, g;  // exp(-x^2 / 2) and G(|x|)
+  };
+  FASTNN_INLINE static TailF tail_f(float x) {
+    const float h = x * x;
+    const float hl = __builtin_fmaf(x, x, -h);
+    const ExpSplitF q = exp_split_f(-0.5f * h, -0.5f * hl);
+    const double e =
+        (1.0 + static_cast<double>(q.m)) * (static_cast<double>(q.s1) * static_cast<double>(q.s2));
+    const double t = fabs_(static_cast<double>(x));
+    double pn = 0.0008858258594430648;
+    pn = pn * t + 0.011607980275666955;
+    pn = pn * t + 0.07115297572646856;
+    pn = pn * t + 0.25020599303436153;
+    pn = pn * t + 0.5071275555924923;
+    pn = pn * t + 0.49999999995992483;
+    double qd = 0.0022204389823126166;
+    qd = qd * t + 0.029096701537923753;
+    qd = qd * t + 0.18058016720064463;
+    qd = qd * t + 0.6561696699012796;
+    qd = qd * t + 1.446290365857695;
+    qd = qd * t + 1.8121396642617733;
+    qd = qd * t + 1.0;
+    return {e, pn / qd};
   }
-  static float f32(float xf, const ActParams&) {
-    const double x = xf;
-    return static_cast<float>(x * cdf_ff(x, x * x));
+  static float f32(float x, const ActParams&) {
+    const TailF q = tail_f(x);
+    const double xd = x;
+    const double xt = xd * (q.e * q.g);
+    const float y = static_cast<float>(x < 0.0f ? xt : xd - xt);
+    return fabsf_(x) <= 18.0f ? y : x * (x > 0.0f ? 1.0f : 0.0f);
   }
-  static float backward32(float g, float xf, const ActParams&) {
-    const double x = xf;
-    const double h = x * x;
-    const double e = exp_nonpos_ff(-0.5 * h);
-    return static_cast<float>(static_cast<double>(g) * (cdf_ff(x, h) + x * (kInvSqrt2Pi * e)));
+  // Phi(x) + x phi(x): x < 0: e (G - |x| c); x >= 0: 1 - e (G - |x| c), c = 1 / sqrt(2 pi).
+  static float backward32(float g, float x, const ActParams&) {
+    const TailF q = tail_f(x);
+    const double t = fabs_(static_cast<double>(x));
+    const double u = q.e * (q.g - t * kInvSqrt2Pi);
+    const double d = x < 0.0f ? u : 1.0 - u;
+    const float y = static_cast<float>(static_cast<double>(g) * d);
+    return fabsf_(x) <= 18.0f ? y : g * (x * 0.0f + (x > 0.0f ? 1.0f : 0.0f));
   }
 };
 
@@ -247,13 +336,22 @@ struct Silu {
     const SigmoidParts q = sigmoid_parts(x);
     return g * (q.s * (1.0 + x * q.one_minus_s));
   }
+  // float: x * sigmoid(x) by mul_sigmoid_f (x e stays accurate where e is subnormal). -inf gives
+  // NaN (-inf * 0) as torch; beyond |x| > 120 the result is x or -0.
   static float f32(float x, const ActParams&) {
-    return static_cast<float>(static_cast<double>(x) * sigmoid_parts_f(x).s);
+    const float y = mul_sigmoid_f(x, sigmoid_f(x));
+    return fabsf_(x) > 120.0f ? x * (x > 0.0f ? 1.0f : 0.0f) : y;
   }
+  // float: silu' = (1 + e + x e) / (1 + e)^2 for x >= 0, e (1 + e + x) / (1 + e)^2 for x < 0.
   static float backward32(float g, float x, const ActParams&) {
-    const SigmoidParts q = sigmoid_parts_ff(x);
-    const double xd = x;
-    return static_cast<float>(static_cast<double>(g) * (q.s * (1.0 + xd * q.one_minus_s)));
+    const SigmoidF q = sigmoid_f(x);
+    const float a = q.neg ? (q.d + x) + q.dl : __builtin_fmaf(x, q.e, q.d) + q.dl;
+    const float b = g * a;
+    const float num =
+        __builtin_fmaf(b, select_bits(q.neg, q.m, 0.0f), b) * select_bits(q.neg, q.s1, 1.0f);
+    const float y = div_sq_f(num, q) * select_bits(q.neg, q.s2, 1.0f);
+    // NaN at +-inf (inf * 0), as the reference s (1 + x (1 - s)).
+    return x >= -150.0f ? y : g * (x * 0.0f);
   }
 };
 
@@ -270,18 +368,37 @@ struct Softplus {
     const double z = p.a * x;
     return z > p.b ? g : g * sigmoid_parts(z).s;
   }
+  // The float32 paths compute in float for beta = 1 and a threshold that is a float (the
+  // defaults); otherwise the double path runs.
+  static bool f32_ok(const ActParams& p) {
+    return p.a == 1.0 && static_cast<double>(static_cast<float>(p.b)) == p.b;
+  }
+  // log(1 + e) = 2 atanh(s), s = e / (2 + e) in [0, 1/3] (2 + e corrected for its rounding):
+  // 2s (1 + w Q(w)), w = s^2, Q a degree-3 minimax fit (tools/fit_float_polys.py, 0.08 ulp).
+  // s carries e's 1 / s2 scale until the last product, so subnormal results round once.
   static float f32(float x, const ActParams& p) {
-    const double xd = x;
-    const double z = p.a * xd;
-    const double pos = z > 0.0 ? z : 0.0;
-    const double inv_a = 1.0 / p.a;  // loop-invariant: hoisted out of the loop
-    const double y = (pos + log1p_unit_ff(exp_nonpos_ff(-fabs_(z)))) * inv_a;
-    return static_cast<float>(z > p.b ? xd : (isnan_(z) ? z : y));
+    const float thr = static_cast<float>(p.b);
+    const ExpSplitF q = exp_split_f(-fabsf_(x), 0.0f);
+    const float e1 = (1.0f + q.m) * q.s1;  // e = e1 * s2
+    const float e = e1 * q.s2;
+    const float d = 2.0f + e;
+    const float dl = (2.0f - d) + e;  // 2 + e = d + dl exactly
+    float sc = e1 / d;
+    sc = __builtin_fmaf(-sc, dl * (0.8333333f - 0.16666667f * d), sc);  // ~ sc (1 - dl / d)
+    const float s = sc * q.s2;
+    const float w = s * s;
+    float qw = 0x1.1ed9fap-3f;
+    qw = qw * w + 0x1.1ebc96p-3f;
+    qw = qw * w + 0x1.99d21p-3f;
+    qw = qw * w + 0x1.555502p-2f;
+    const float l1 = __builtin_fmaf(2.0f * sc * w, qw, 2.0f * sc);  // log(1 + e) / s2
+    const float y = __builtin_fmaf(l1, q.s2, x < 0.0f ? 0.0f : x);  // NaN stays NaN
+    return x > thr ? x : y;
   }
   static float backward32(float g, float x, const ActParams& p) {
-    const double z = p.a * static_cast<double>(x);
-    const double gd = g;
-    return static_cast<float>(z > p.b ? gd : gd * sigmoid_parts_ff(z).s);
+    const float y = mul_sigmoid_f(g, sigmoid_f(x));
+    const float r = x >= -172.0f ? y : zero_or_nan(g, x);
+    return x > static_cast<float>(p.b) ? g : r;
   }
 };
 

@@ -175,6 +175,11 @@ FASTNN_INLINE float copysignf_(float mag, float sgn) {
   return as_f32((as_i32(mag) & 0x7fffffff) | (as_i32(sgn) & static_cast<int32_t>(0x80000000u)));
 }
 
+// Bitwise select on a sign mask (all ones or zero): GCC cannot thread constants through it.
+FASTNN_INLINE float select_bits(int32_t mask, float a, float b) {
+  return as_f32((mask & as_i32(a)) | (~mask & as_i32(b)));
+}
+
 constexpr float kLn2HiF = 0x1.62e4p-1f;  // 16 bits: k * kLn2HiF exact for |k| < 256
 constexpr float kLn2LoF = 0x1.7f7d1cp-20f;
 constexpr float kShifterF = 0x1.8p23f;
@@ -218,6 +223,42 @@ FASTNN_INLINE float exp_nonpos_f(float x) {
   const int32_t k2 = ki - k1;
   const float y = (p * as_f32((k1 + 127) << 23)) * as_f32((k2 + 127) << 23);
   return x != x ? x : y;
+}
+
+// exp(r) - 1 on |r| <= ln2/2 as r + r^2 P(r), P a degree-4 minimax fit (our own Lawson fit,
+// tools/fit_float_polys.py): absolute error of 1 + result < 3.1e-9 (0.05 float ulp of 1).
+FASTNN_INLINE float expm1_reduced_f4(float r) {
+  float q = 0x1.6a2434p-10f;
+  q = q * r + 0x1.1239e2p-7f;
+  q = q * r + 0x1.5558f2p-5f;
+  q = q * r + 0x1.555492p-3f;
+  q = q * r + 0x1.fffffcp-2f;
+  return r + (r * r) * q;
+}
+
+// exp(x + x_lo) for x <= 0 in float, split as ((1 + m) * s1) * s2: m = expm1 of the reduced
+// argument (|m| < 0.42) and two normal powers of two, so products like a * exp(x) can be formed
+// as (fma(a, m, a) * s1) * s2 with one rounding even where exp(x) is subnormal. x_lo is a small
+// low-order part of the argument (|x_lo| < 2^-10), folded into the reduced argument.
+// x must have its sign bit set (-0, negative, -inf; -NaN counts as -inf: callers propagate NaN
+// themselves). It is clamped at -172 (k >= -249: both factors stay normal; callers select their
+// result below that) with an integer min on the bit pattern: GCC keeps that a min, where a
+// float select lets it thread the constant through the rest (masked copies of every later step).
+struct ExpSplitF {
+  float m, s1, s2;
+};
+FASTNN_INLINE ExpSplitF exp_split_f(float x, float x_lo) {
+  const int32_t xi = as_i32(x);
+  const int32_t lo = as_i32(-172.0f);  // for sign-set floats a larger int is a larger magnitude
+  const float xc = as_f32(xi < lo ? xi : lo);
+  const float kd = xc * 0x1.715476p0f + kShifterF;
+  const float k = kd - kShifterF;
+  float r = xc - k * kLn2HiF;  // exact: k * kLn2HiF has <= 24 bits for |k| < 256
+  r = r - k * kLn2LoF;
+  r = r + x_lo;
+  const int32_t ki = as_i32(kd) - as_i32(kShifterF);
+  const int32_t k1 = ki >> 1;
+  return {expm1_reduced_f4(r), as_f32((k1 + 127) << 23), as_f32((ki - k1 + 127) << 23)};
 }
 
 }  // namespace fastnn::FASTNN_ISA
