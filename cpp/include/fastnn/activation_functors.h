@@ -45,14 +45,6 @@ FASTNN_INLINE SigmoidParts sigmoid_parts_f(float x) {
   return {pos ? r : e * r, pos ? e * r : r, e, r};
 }
 
-// ... and for a double argument that is not a float (gelu_tanh's z, softplus's beta x).
-FASTNN_INLINE SigmoidParts sigmoid_parts_ff(double x) {
-  const double e = exp_nonpos_ff(-fabs_(x));
-  const double r = 1.0 / (1.0 + e);
-  const bool pos = x >= 0.0;
-  return {pos ? r : e * r, pos ? e * r : r, e, r};
-}
-
 // ---- float sigmoid pieces for the float32 paths: e = exp(-|x|) = ((1 + m) s1) s2, and
 // 1 + e = d + dl exactly (d rounded); neg is all ones where x has its sign bit set. Products with
 // e are formed as fma(a, m, a) * s1 and scaled by s2 last, so they stay accurate where e is
@@ -66,6 +58,17 @@ FASTNN_INLINE SigmoidF sigmoid_f(float x) {
   const float e = ((1.0f + q.m) * q.s1) * q.s2;
   const float d = 1.0f + e;
   return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, as_i32(x) >> 31};
+}
+
+// The same for x + xl, a float pair (|xl| <= ulp(x), gelu_tanh's 2z): xl enters the exp's
+// reduced argument with the sign of -|x|.
+FASTNN_INLINE SigmoidF sigmoid_f(float x, float xl) {
+  const int32_t neg = as_i32(x) >> 31;
+  const float lo = as_f32(as_i32(xl) ^ (~neg & static_cast<int32_t>(0x80000000u)));
+  const ExpSplitF q = exp_split_f(-fabsf_(x), lo);
+  const float e = ((1.0f + q.m) * q.s1) * q.s2;
+  const float d = 1.0f + e;
+  return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, neg};
 }
 
 // ~1/d for d in [1, 2] to 9%: enough for the rounding corrections below.
@@ -313,19 +316,58 @@ struct GeluTanh {
     const double d = q.s + 2.0 * x * (q.s * q.one_minus_s) * dz;
     return g * (fabs_(x) > 30.0 ? q.s : d);
   }
-  // float32: z in double (the exp argument is ill-conditioned in float), float-accuracy exp.
-  static float f32(float xf, const ActParams&) {
-    const double x = xf;
-    const double z = kBeta * (x + kKappa * x * x * x);
-    return static_cast<float>(x * sigmoid_parts_ff(2.0 * z).s);
+  // ---- float32 in float. w = 2z = x (c1 + c3 x^2) is carried as a float pair w + wl (relative
+  // error ~2^-45): an error dw in the exp argument is a relative error dw in the result, and |w|
+  // reaches ~106 before f underflows (~170 for g f' with a large g). x^2 = h + hl exactly, c3 x^2 =
+  // p + q, and t + tl = c1 + c3 x^2 by an exact two-sum. Beyond |x| > kLimit (|w| = 170, inside
+  // exp_split_f's range) the results are their limits: f(x) already rounds to x above 5 and to
+  // -0 below -10.8.
+  static constexpr float kC1 = 0x1.988454p0f, kC1Lo = -0x1.857936p-25f;  // 2 sqrt(2/pi)
+  static constexpr float kC3 = 0x1.2444f2p-4f, kC3Lo = 0x1.49b16ap-29f;  // 2 sqrt(2/pi) 0.044715
+  static constexpr float kLimit = 12.8f;
+  struct ArgF {
+    float w, wl, t, tl, p, q;
+  };
+  FASTNN_INLINE static float two_sum_err(float a, float b, float s) {
+    const float bb = s - a;
+    return (a - (s - bb)) + (b - bb);
   }
-  static float backward32(float gf, float xf, const ActParams&) {
-    const double x = xf;
-    const double z = kBeta * (x + kKappa * x * x * x);
-    const SigmoidParts q = sigmoid_parts_ff(2.0 * z);
-    const double dz = kBeta * (1.0 + 3.0 * kKappa * x * x);
-    const double d = q.s + 2.0 * x * (q.s * q.one_minus_s) * dz;
-    return static_cast<float>(static_cast<double>(gf) * (fabs_(x) > 30.0 ? q.s : d));
+  FASTNN_INLINE static ArgF arg_f(float x) {
+    const float h = x * x;
+    const float hl = __builtin_fmaf(x, x, -h);
+    const float p = kC3 * h;
+    const float q = __builtin_fmaf(kC3, h, -p) + __builtin_fmaf(kC3, hl, kC3Lo * h);
+    const float t = kC1 + p;
+    const float tl = two_sum_err(kC1, p, t) + (q + kC1Lo);
+    const float w = x * t;
+    const float wl = __builtin_fmaf(x, tl, __builtin_fmaf(x, t, -w));
+    return {w, wl, t, tl, p, q};
+  }
+  static float f32(float x, const ActParams&) {
+    const ArgF a = arg_f(x);
+    // y has the sign of x (the rounding correction in mul_sigmoid_f turns -0 into +0).
+    const float y = copysignf_(mul_sigmoid_f(x, sigmoid_f(a.w, a.wl)), x);
+    return fabsf_(x) > kLimit ? x * (x > 0.0f ? 1.0f : 0.0f) : y;  // -inf * 0: NaN, as f
+  }
+  // f' = s + v s (1 - s), v = x dw/dx = x (c1 + 3 c3 x^2) = x (t + tl + 2 (p + q)) as a pair:
+  // x >= 0: (D + v e) / D^2; x < 0: e (D + v) / D^2, D = 1 + e = d + dl (silu's form).
+  static float backward32(float g, float x, const ActParams&) {
+    const ArgF a = arg_f(x);
+    const SigmoidF q = sigmoid_f(a.w, a.wl);
+    const float tp = a.t + 2.0f * a.p;
+    const float tpl = two_sum_err(a.t, 2.0f * a.p, tp) + (a.tl + 2.0f * a.q);
+    const float v = x * tp;
+    const float vl = __builtin_fmaf(x, tpl, __builtin_fmaf(x, tp, -v));
+    const float n = q.neg ? (q.d + v) + (q.dl + vl) : __builtin_fmaf(v, q.e, q.d) + q.dl;
+    const float b = g * n;
+    const float num =
+        __builtin_fmaf(b, select_bits(q.neg, q.m, 0.0f), b) * select_bits(q.neg, q.s1, 1.0f);
+    const float y = copysignf_(div_sq_f(num, q) * select_bits(q.neg, q.s2, 1.0f), b);
+    // Limits as the double path: g for x > kLimit; below -kLimit a zero with the sign of g f'
+    // there (f' < 0 until exp(2z) underflows in double at x = -21.14148; +0 beyond; g f' is
+    // below the float range there unless |g| > 1e27). NaN stays NaN.
+    const float zero = x <= -0x1.52438p4f ? 0.0f : -0.0f;  // -21.14148
+    return fabsf_(x) > kLimit ? (x > 0.0f ? g : g * zero) : y;
   }
 };
 
