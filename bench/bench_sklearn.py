@@ -66,14 +66,19 @@ CASES = {
 
 
 def _fit(cls, data, params, dtype):
+    """Best of up to 3 fits (fits under a second are repeated: one is too noisy here)."""
     Xtr, Xte, ytr, yte = data(dtype)
-    est = cls(random_state=0, **params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t0 = time.perf_counter()
-        est.fit(Xtr, ytr)
-        dt = time.perf_counter() - t0
-    return dt, est.score(Xte, yte), est.n_iter_
+    best = np.inf
+    for _ in range(3):
+        est = cls(random_state=0, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            t0 = time.perf_counter()
+            est.fit(Xtr, ytr)
+            best = min(best, time.perf_counter() - t0)
+        if best > 1.0:
+            break
+    return best, est.score(Xte, yte), est.n_iter_
 
 
 @pytest.mark.parametrize("impl", ["sklearn", "fastnn"])
