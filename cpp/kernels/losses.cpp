@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "fastnn/parallel.h"
+#include "fastnn/row_tile.h"
 #include "fastnn/simd_math.h"
 
 namespace fastnn::FASTNN_ISA {
@@ -248,29 +249,12 @@ constexpr int kLaneRows = 16;  // rows processed side by side (one per SIMD lane
 // general path, row by row. Padding rows hold zeros and are never written back.
 template <class T, bool kGrad>
 double ce_tile(const ClassLossArgs<T>& a, int64_t r0, int64_t nb) {
-  constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   const int64_t c = a.c;
   alignas(64) double xt[kNarrowC][kLaneRows];
   alignas(64) double m[kLaneRows], s[kLaneRows], d[kLaneRows], gq[kLaneRows], gs[kLaneRows];
-  alignas(64) int nan_row[kLaneRows];
-  for (int64_t j = 0; j < c; ++j)
-    for (int i = 0; i < kLaneRows; ++i)
-      xt[j][i] = i < nb ? static_cast<double>(a.x[(r0 + i) * c + j]) : 0.0;
+  load_tile(a.x + r0 * c, c, nb, xt, m);
   for (int i = 0; i < kLaneRows; ++i) {
-    m[i] = kNegInf;
-    nan_row[i] = 0;
     s[i] = 0.0;
-  }
-  for (int64_t j = 0; j < c; ++j) {
-#pragma omp simd
-    for (int i = 0; i < kLaneRows; ++i) {
-      const double v = xt[j][i];
-      m[i] = v > m[i] ? v : m[i];
-      nan_row[i] |= isnan_(v) ? 1 : 0;
-    }
-  }
-  for (int i = 0; i < kLaneRows; ++i) {
-    if (nan_row[i]) m[i] = std::numeric_limits<double>::quiet_NaN();
     const int64_t r = r0 + (i < nb ? i : 0);
     const int64_t label = a.labels[r];
     const bool ignored = i >= nb || label == a.ignore_index;
@@ -340,15 +324,7 @@ double ce_row(const ClassLossArgs<T>& a, const T* x, int64_t label, const T* pro
   const T* w = a.w;
   const double eps = a.label_smoothing;
   const double eps_c = eps / static_cast<double>(c);
-  double m = -std::numeric_limits<double>::infinity();
-  int has_nan = 0;
-#pragma omp simd reduction(max : m) reduction(| : has_nan)
-  for (int64_t j = 0; j < c; ++j) {
-    const double xj = static_cast<double>(x[j]);
-    m = xj > m ? xj : m;
-    has_nan |= isnan_(xj) ? 1 : 0;
-  }
-  if (has_nan) m = std::numeric_limits<double>::quiet_NaN();
+  const double m = row_max(x, c);
   const double x_label = prob ? 0.0 : static_cast<double>(x[label]);  // grad may be x (in place)
   double s = 0.0, qx = 0.0, q_total = 0.0;
   // With a gradient to write, exp(x_j - m) is kept there for the last pass (in T: float32 rows

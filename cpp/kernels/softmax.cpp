@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "fastnn/parallel.h"
+#include "fastnn/row_tile.h"
 #include "fastnn/simd_math.h"
 
 namespace fastnn::FASTNN_ISA {
@@ -17,15 +18,7 @@ inline double max_nan(double m, double v) { return (v > m || isnan_(v)) ? v : m;
 // scratch e (len), then the scaling pass.
 template <class T, bool kLog>
 void softmax_row(const T* x, T* y, int64_t len, double* e) {
-  double m = -std::numeric_limits<double>::infinity();
-  int has_nan = 0;
-#pragma omp simd reduction(max : m) reduction(| : has_nan)
-  for (int64_t i = 0; i < len; ++i) {
-    const double v = static_cast<double>(x[i]);
-    m = v > m ? v : m;
-    has_nan |= isnan_(v) ? 1 : 0;
-  }
-  if (has_nan) m = std::numeric_limits<double>::quiet_NaN();
+  const double m = row_max(x, len);
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < len; ++i) {
@@ -44,8 +37,7 @@ void softmax_row(const T* x, T* y, int64_t len, double* e) {
   }
 }
 
-constexpr int64_t kNarrowLen = 32;  // rows up to this long take the row-transposed tile
-constexpr int kLaneRows = 16;       // rows processed side by side, one per SIMD lane
+constexpr int64_t kNarrowLen = kTileCols;  // rows up to this long take the row-transposed tile
 
 // Rows [0, nb) (nb <= kLaneRows) of length len <= kNarrowLen, transposed into a (len,
 // kLaneRows) tile so each pass is a full-width vector loop across rows instead of a mostly empty
@@ -54,25 +46,8 @@ template <class T, bool kLog>
 void softmax_tile(const T* x, T* y, int64_t len, int64_t nb) {
   alignas(64) double xt[kNarrowLen][kLaneRows];
   alignas(64) double m[kLaneRows], s[kLaneRows], f[kLaneRows];
-  alignas(64) int nan_row[kLaneRows];
-  for (int64_t j = 0; j < len; ++j)
-    for (int i = 0; i < kLaneRows; ++i)
-      xt[j][i] = i < nb ? static_cast<double>(x[i * len + j]) : 0.0;
-  for (int i = 0; i < kLaneRows; ++i) {
-    m[i] = -std::numeric_limits<double>::infinity();
-    s[i] = 0.0;
-    nan_row[i] = 0;
-  }
-  for (int64_t j = 0; j < len; ++j) {
-#pragma omp simd
-    for (int i = 0; i < kLaneRows; ++i) {
-      const double v = xt[j][i];
-      m[i] = v > m[i] ? v : m[i];
-      nan_row[i] |= isnan_(v) ? 1 : 0;
-    }
-  }
-  for (int i = 0; i < kLaneRows; ++i)
-    if (nan_row[i]) m[i] = std::numeric_limits<double>::quiet_NaN();
+  load_tile(x, len, nb, xt, m);
+  for (int i = 0; i < kLaneRows; ++i) s[i] = 0.0;
   for (int64_t j = 0; j < len; ++j) {
 #pragma omp simd
     for (int i = 0; i < kLaneRows; ++i) {
