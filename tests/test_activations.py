@@ -320,3 +320,82 @@ def test_bad_out_and_nothing_written():
         fastnn.relu_backward(np.ones(3), np.ones(3, np.float32))
     with pytest.raises(TypeError):
         fastnn.relu_backward(np.ones(3))
+
+
+def _ordered(v):
+    """float32/float64 bits as integers ordered like the values (-0 and +0 both 0)."""
+    bits = {np.float32: np.int32, np.float64: np.int64}[v.dtype.type]
+    i = v.view(bits).astype(np.int64)
+    return np.where(i >= 0, i, -(i & np.iinfo(bits).max))
+
+
+def _assert_same_class(got, want, what):
+    """NaN where want is NaN, the same infinity, finite within 2 ulp (float32) or 1e-14
+    relative (float64), and zeros with want's sign."""
+    nan = np.isnan(want)
+    inf = np.isinf(want)
+    fin = np.isfinite(want)
+    ok = np.where(nan, np.isnan(got), True)
+    ok &= np.where(inf, got == want, True)
+    if got.dtype == np.float32:
+        close = np.abs(_ordered(got) - _ordered(want)) <= 2
+    else:
+        close = np.abs(got - want) <= 1e-14 * np.abs(want)
+    ok &= np.where(fin, np.isfinite(got) & close, True)
+    ok &= np.where(want == 0, (got == 0) & (np.signbit(got) == np.signbit(want)), True)
+    assert ok.all(), f"{what}: at {np.nonzero(~ok)[0][:6]} got {got[~ok][:6]}, want {want[~ok][:6]}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_signed_zeros(simd_level, name, dtype):
+    """Signs of zero results as the float64 path (which keeps IEEE product signs, as torch):
+    f(+-0), f'(+-0) and g f'(x) for g, x = +-0 and g = +-0 at nonzero x."""
+    act = fastnn.activations[name]
+    x = np.array([0.0, -0.0], dtype)
+    for kind in ("forward", "derivative"):
+        got = fn(name, kind)(x)
+        want = fn(name, kind)(x.astype(np.float64)).astype(dtype)
+        _assert_same_class(got, want, f"{name} {kind}")
+    xs = [0.0, -0.0, 1e-30, -1e-30, 0.5, -0.5, -1.5, 3.0, -3.0, -10.0, -30.0, 30.0, -250.0]
+    gs = [0.0, -0.0, 1.0, -1.0]
+    xx, gg = (np.array(v, dtype).ravel() for v in np.meshgrid(xs, gs))
+    with np.errstate(all="ignore"):
+        got = act.backward(gg, xx)
+        want = act.backward(gg.astype(np.float64), xx.astype(np.float64)).astype(dtype)
+        if dtype == np.float64 and name in SMOOTH:
+            want = gg * act.derivative(xx)  # IEEE product: the sign of a zero is sign(g) sign(f')
+    # g = +-1 at x = +-0 and g = +-0 anywhere: exact zeros or values with the right sign
+    _assert_same_class(got, want, f"{name} backward")
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_infinite_huge_and_nan_grad(simd_level, name, dtype):
+    """g = +-inf gives +-inf (sign of g f'(x)) where the float64 f'(x) is nonzero and NaN where
+    it is 0 (inf * 0, as torch) or NaN; g = NaN propagates; g = +-1e38 does not overflow where
+    g f'(x) is finite. float32 against the float64 path on float64 inputs, float64 against the
+    IEEE product g * f'(x) (smooth activations: f' is the product's factor there)."""
+    act = fastnn.activations[name]
+    xs = [-1000.0, -250.0, -30.0, -5.0, -1.5, -1.0, -0.5, -1e-30, -0.0, 0.0, 1e-30, 0.5, 1.0]
+    xs += [1.5, 5.0, 30.0, 250.0, 1000.0, np.inf, -np.inf, np.nan]
+    gs = [np.inf, -np.inf, 1e38, -1e38, np.nan]
+    xx, gg = (np.array(v, dtype).ravel() for v in np.meshgrid(xs, gs))
+    with np.errstate(all="ignore"):
+        got = act.backward(gg, xx)
+        if dtype == np.float32:
+            want = act.backward(gg.astype(np.float64), xx.astype(np.float64)).astype(np.float32)
+        elif name in SMOOTH:
+            want = gg * act.derivative(xx)
+        else:
+            return  # piecewise activations select g or 0 (torch's threshold_backward)
+    _assert_same_class(got, want, f"{name} backward")
+
+
+def test_tanh_float64_derivative_tail():
+    # 1 - tanh^2 = 4 e / (1 + e)^2, e = exp(-2|x|): no cancellation in the tail.
+    x = np.array([-300.0, -20.0, -13.0, 13.0, 20.0, 300.0, 372.0])
+    e = np.exp(-2 * np.abs(x))
+    np.testing.assert_allclose(
+        fastnn.activations["tanh"].derivative(x), 4 * e / (1 + e) ** 2, rtol=1e-14
+    )

@@ -47,8 +47,8 @@ FASTNN_INLINE SigmoidParts sigmoid_parts_f(float x) {
 
 // ---- float sigmoid pieces for the float32 paths: e = exp(-|x|) = ((1 + m) s1) s2, and
 // 1 + e = d + dl exactly (d rounded); neg is all ones where x has its sign bit set. Products with
-// e are formed as fma(a, m, a) * s1 and scaled by s2 last, so they stay accurate where e is
-// subnormal. Valid for |x| <= 172; callers select their result beyond and for NaN.
+// e are formed as fma(a, m, a) * s1 (mul_e_s1) and scaled by s2 last, so they stay accurate
+// where e is subnormal. Valid for |x| <= 172; callers select their result beyond and for NaN.
 struct SigmoidF {
   float m, s1, s2, e, d, dl;
   int32_t neg;
@@ -71,21 +71,28 @@ FASTNN_INLINE SigmoidF sigmoid_f(float x, float xl) {
   return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, neg};
 }
 
+// a e / s2 = a (1 + m) s1; with neg: a e / s2 for x < 0, a for x >= 0. a (1 + m) overflows
+// for |a| > FLT_MAX / 1.42 = 2.4e38: the float backwards hold for |g| up to that.
+FASTNN_INLINE float mul_e_s1(float a, float m, float s1) { return __builtin_fmaf(a, m, a) * s1; }
+FASTNN_INLINE float mul_e_s1(float a, const SigmoidF& q) {
+  return mul_e_s1(a, select_bits(q.neg, q.m, 0.0f), select_bits(q.neg, q.s1, 1.0f));
+}
+
 // ~1/d for d in [1, 2] to 9%: enough for the rounding corrections below.
 FASTNN_INLINE float approx_recip_12(float d) { return 1.5f - 0.5f * d; }
 
 // a * sigmoid(x) = a / (1 + e) for x >= 0, a e / (1 + e) for x < 0: one division for both signs
 // (the selects are bitwise on the factors, so GCC does not split the quotient per sign), the
-// quotient corrected for the rounding of 1 + e.
+// quotient corrected for the rounding of 1 + e. fma(a, m, a) with m < 0 and the correction
+// y - y t turn -0 into +0, and an infinite a gives NaN (inf - inf): callers fix both.
 FASTNN_INLINE float mul_sigmoid_f(float a, const SigmoidF& q) {
-  const float num =
-      __builtin_fmaf(a, select_bits(q.neg, q.m, 0.0f), a) * select_bits(q.neg, q.s1, 1.0f);
-  float y = num / q.d;
+  float y = mul_e_s1(a, q) / q.d;
   y = __builtin_fmaf(-y, q.dl * approx_recip_12(q.d), y);  // y (1 - dl / d)
   return y * select_bits(q.neg, q.s2, 1.0f);
 }
 
-// num / (1 + e)^2 with (1 + e)^2 = dd + ddl to first order; num carries the 1 / s2 scale.
+// num / (1 + e)^2 with (1 + e)^2 = dd + ddl to first order; num carries the 1 / s2 scale. The
+// sign of a zero is not kept.
 FASTNN_INLINE float div_sq_f(float num, const SigmoidF& q) {
   const float dd = q.d * q.d;
   const float ddl = __builtin_fmaf(2.0f * q.d, q.dl, __builtin_fmaf(q.d, q.d, -dd));
@@ -94,13 +101,55 @@ FASTNN_INLINE float div_sq_f(float num, const SigmoidF& q) {
   return __builtin_fmaf(-y, ddl * (r * r), y);  // y (1 - ddl / dd)
 }
 
-// g * e / (1 + e)^2 = g sigmoid'(x), scaled by c (a power of two: tanh' uses 4).
-FASTNN_INLINE float mul_dsigmoid_f(float g, const SigmoidF& q, float c) {
-  return div_sq_f(__builtin_fmaf(g, q.m, g) * (q.s1 * c), q) * q.s2;
+// g * e / (1 + e)^2 = g sigmoid'(x), scaled by C (1, or 4 for tanh'). C goes with s1 where
+// |g| <= 1 (g C (1 + m) s1 is exact there, as before), with s2 where |g| > 1 (g C (1 + m) would
+// overflow for |g| > 6e37; the result is the same). Finite g only, and the sign of a zero is not
+// kept: see fix_backward_f.
+template <int C>
+FASTNN_INLINE float mul_dsigmoid_f(float g, const SigmoidF& q) {
+  if constexpr (C == 1) {
+    return div_sq_f(mul_e_s1(g, q.m, q.s1), q) * q.s2;
+  } else {
+    const bool big = fabsf_(g) > 1.0f;
+    const float c1 = big ? 1.0f : static_cast<float>(C);
+    const float c2 = big ? static_cast<float>(C) : 1.0f;
+    return div_sq_f(mul_e_s1(g, q.m, q.s1 * c1), q) * (q.s2 * c2);
+  }
+}
+
+// g a e / (1 + e)^2 for x < 0, g a / (1 + e)^2 for x >= 0 (silu', gelu_tanh': |a| <= 460). g a
+// first (exact for g = 1: the derivative rounds once less) where |g| <= 2^100; beyond, where
+// g a could overflow, a is applied after the division.
+FASTNN_INLINE float mul_late_f(float g, float a, const SigmoidF& q) {
+  const bool big = fabsf_(g) > 0x1p100f;
+  const float y = div_sq_f(mul_e_s1(g * (big ? 1.0f : a), q), q);
+  return (y * (big ? a : 1.0f)) * select_bits(q.neg, q.s2, 1.0f);
 }
 
 // Beyond |x| > 172 (and for NaN) the float paths select g * 0, or NaN for a NaN x.
 FASTNN_INLINE float zero_or_nan(float g, float x) { return g * (x != x ? x : 0.0f); }
+
+// The double path's exp(-|x|) is 0 beyond |x| = 745.1332 (the largest float below which it is a
+// subnormal double): there the double path's sigmoid', silu', elu' are 0 and g = inf gives NaN.
+constexpr float kExpZeroF = 0x1.74910cp9f;
+
+// The float backwards compute r = g f'(x) by steps that lose what the product g * f'(x) keeps:
+// fma(g, m, g) with m < 0 and the rounding corrections y - y t turn -0 into +0, an infinite g
+// gives inf - inf = NaN, and beyond their range the paths select a zero. sc is a value with the
+// sign of f'(x), a signed zero where the double path's f'(x) is 0 (NaN where it is NaN, or r
+// NaN there): s = g * sc is the result for an infinite g (+-inf, or NaN where f' = 0, as torch)
+// and carries the sign of a zero r. r must be NaN where g or x is NaN.
+FASTNN_INLINE float fix_backward_f(float r, float g, float sc) {
+  const float s = g * sc;
+  return fabsf_(g) == __builtin_inff() ? s : copysignf_(r, s);
+}
+
+// sc for f' > 0 up to |x| = kExpZeroF and 0 beyond: kExpZeroF's successor - |x| clamped at 0
+// (a max).
+FASTNN_INLINE float positive_to_exp_zero(float ax) {
+  const float d = 0x1.74910ep9f - ax;
+  return d < 0.0f ? 0.0f : d;
+}
 
 struct Identity {
   static constexpr int cost = 1;
@@ -118,7 +167,7 @@ struct Step {
 struct Sigmoid {
   static constexpr int cost = 4;
   static double f(double x, const ActParams&) { return sigmoid_parts(x).s; }
-  static float f32(float x, const ActParams&) {
+  static FASTNN_INLINE float f32(float x, const ActParams&) {
     const float e = exp_nonpos_f(-fabsf_(x));
     return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
   }
@@ -129,9 +178,10 @@ struct Sigmoid {
   }
   // float32 backward in float: g e / (1 + e)^2 with e's scale applied last (accurate where f'
   // is subnormal) and the rounding of 1 + e compensated.
-  static float backward32(float g, float x, const ActParams&) {
-    const float y = mul_dsigmoid_f(g, sigmoid_f(x), 1.0f);
-    return fabsf_(x) <= 172.0f ? y : zero_or_nan(g, x);
+  static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
+    const float y = mul_dsigmoid_f<1>(g, sigmoid_f(x));
+    const float r = fabsf_(x) <= 172.0f ? y : zero_or_nan(g, x);
+    return fix_backward_f(r, g, positive_to_exp_zero(fabsf_(x)));
   }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y) * y; }
 };
@@ -143,21 +193,23 @@ struct Tanh {
     const double em = expm1_nonpos(-2.0 * fabs_(x));
     return copysign_(-em / (2.0 + em), x);
   }
-  static float f32(float x, const ActParams&) {
+  static FASTNN_INLINE float f32(float x, const ActParams&) {
     const float em = expm1_nonpos_f(-2.0f * fabsf_(x));
     return copysignf_(-em / (2.0f + em), x);
   }
-  // 1 - tanh^2 = 4E / (1 + E)^2 with E = exp(-2|x|) = 1 + em.
+  // 1 - tanh^2 = 4E / (1 + E)^2 with E = exp(-2|x|), from exp itself: 1 + expm1(-2|x|)
+  // cancels (relative error 1e-5 at |x| = 13, 0 instead of 1.7e-17 at |x| = 20).
   static double backward(double g, double x, const ActParams&) {
-    const double em = expm1_nonpos(-2.0 * fabs_(x));
-    const double d = 2.0 + em;
-    return g * (4.0 * (1.0 + em) / (d * d));
+    const double e = exp_core(-2.0 * fabs_(x));
+    const double d = 1.0 + e;
+    return g * (4.0 * e / (d * d));
   }
   // float32 in float: 1 - tanh^2 = 4 sigmoid'(2x), as sigmoid's (2x is exact below 1.7e38).
-  static float backward32(float g, float x, const ActParams&) {
+  static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
     const float x2 = 2.0f * x;
-    const float y = mul_dsigmoid_f(g, sigmoid_f(x2), 4.0f);
-    return fabsf_(x2) <= 172.0f ? y : zero_or_nan(g, x);
+    const float y = mul_dsigmoid_f<4>(g, sigmoid_f(x2));
+    const float r = fabsf_(x2) <= 172.0f ? y : zero_or_nan(g, x);
+    return fix_backward_f(r, g, positive_to_exp_zero(fabsf_(x2)));
   }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y * y); }
 };
@@ -197,12 +249,16 @@ FASTNN_INLINE float mul_pair_f(float a, double c) {
   const float cl = static_cast<float>(c - static_cast<double>(ch));
   return __builtin_fmaf(a, ch, a * cl);
 }
+// Signs of zeros and infinite g as the double path by fix_backward_f (f' has the sign of
+// alpha * scale for x <= 0, down to -745.1332 where the double path's exp(x) is 0).
 FASTNN_INLINE float elu_backward32(float g, float x, double alpha, double scale) {
   const bool neg = x <= 0.0f;
   const ExpSplitF q = exp_split_f(-fabsf_(x), 0.0f);  // used where x <= 0 (+0 -> -0)
-  const float t = __builtin_fmaf(g, q.m, g) * q.s1;
+  const float t = mul_e_s1(g, q.m, q.s1);
   const float yn = x < -172.0f ? g * 0.0f : mul_pair_f(t, alpha * scale) * q.s2;
-  return neg ? yn : mul_pair_f(g, scale);
+  const float c = static_cast<float>(alpha * scale);
+  const float sc = neg ? (x >= -kExpZeroF ? c : c * 0.0f) : static_cast<float>(scale);
+  return fix_backward_f(neg ? yn : mul_pair_f(g, scale), g, sc);
 }
 
 struct Elu {
@@ -211,8 +267,8 @@ struct Elu {
   static double backward(double g, double x, const ActParams& p) {
     return elu_backward(g, x, p.a, 1.0);
   }
-  static float f32(float x, const ActParams& p) { return elu_f32(x, p.a, 1.0); }
-  static float backward32(float g, float x, const ActParams& p) {
+  static FASTNN_INLINE float f32(float x, const ActParams& p) { return elu_f32(x, p.a, 1.0); }
+  static FASTNN_INLINE float backward32(float g, float x, const ActParams& p) {
     return elu_backward32(g, x, p.a, 1.0);
   }
 };
@@ -225,8 +281,8 @@ struct Selu {
   static double backward(double g, double x, const ActParams&) {
     return elu_backward(g, x, alpha, scale);
   }
-  static float f32(float x, const ActParams&) { return elu_f32(x, alpha, scale); }
-  static float backward32(float g, float x, const ActParams&) {
+  static FASTNN_INLINE float f32(float x, const ActParams&) { return elu_f32(x, alpha, scale); }
+  static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
     return elu_backward32(g, x, alpha, scale);
   }
 };
@@ -281,21 +337,26 @@ struct Gelu {
     qd = qd * t + 1.0;
     return {e, pn / qd};
   }
-  static float f32(float x, const ActParams&) {
+  static FASTNN_INLINE float f32(float x, const ActParams&) {
     const TailF q = tail_f(x);
     const double xd = x;
     const double xt = xd * (q.e * q.g);
-    const float y = static_cast<float>(x < 0.0f ? xt : xd - xt);
+    const float y = static_cast<float>(x <= 0.0f ? xt : xd - xt);  // -0 stays -0
     return fabsf_(x) <= 18.0f ? y : x * (x > 0.0f ? 1.0f : 0.0f);
   }
   // Phi(x) + x phi(x): x < 0: e (G - |x| c); x >= 0: 1 - e (G - |x| c), c = 1 / sqrt(2 pi).
-  static float backward32(float g, float x, const ActParams&) {
+  // Beyond |x| > 18: g above (NaN at +inf, inf * pdf, as the double path); below, f' < 0 down to
+  // -38.575497 (the double path's last nonzero f'), +0 further and NaN at -inf.
+  static constexpr float kZeroF = -0x1.349a9ep5f;  // -38.575497
+  static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
     const TailF q = tail_f(x);
     const double t = fabs_(static_cast<double>(x));
     const double u = q.e * (q.g - t * kInvSqrt2Pi);
     const double d = x < 0.0f ? u : 1.0 - u;
     const float y = static_cast<float>(static_cast<double>(g) * d);
-    return fabsf_(x) <= 18.0f ? y : g * (x * 0.0f + (x > 0.0f ? 1.0f : 0.0f));
+    const float pos = g * (x * 0.0f + 1.0f);
+    const float neg = fix_backward_f(g * (x * 0.0f), g, x >= kZeroF ? -1.0f : x * 0.0f + 0.0f);
+    return fabsf_(x) <= 18.0f ? y : (x > 0.0f ? pos : neg);
   }
 };
 
@@ -343,15 +404,15 @@ struct GeluTanh {
     const float wl = __builtin_fmaf(x, tl, __builtin_fmaf(x, t, -w));
     return {w, wl, t, tl, p, q};
   }
-  static float f32(float x, const ActParams&) {
+  static FASTNN_INLINE float f32(float x, const ActParams&) {
     const ArgF a = arg_f(x);
-    // y has the sign of x (the rounding correction in mul_sigmoid_f turns -0 into +0).
-    const float y = copysignf_(mul_sigmoid_f(x, sigmoid_f(a.w, a.wl)), x);
-    return fabsf_(x) > kLimit ? x * (x > 0.0f ? 1.0f : 0.0f) : y;  // -inf * 0: NaN, as f
+    const float y = copysignf_(mul_sigmoid_f(x, sigmoid_f(a.w, a.wl)), x);  // -0 stays -0
+    return fabsf_(x) > kLimit ? x * (x > 0.0f ? 1.0f : 0.0f) : y;           // -inf * 0: NaN, as f
   }
   // f' = s + v s (1 - s), v = x dw/dx = x (c1 + 3 c3 x^2) = x (t + tl + 2 (p + q)) as a pair:
   // x >= 0: (D + v e) / D^2; x < 0: e (D + v) / D^2, D = 1 + e = d + dl (silu's form).
-  static float backward32(float g, float x, const ActParams&) {
+  static constexpr float kZeroF = -0x1.58441cp4f;  // -21.516628: the double path's last f' != 0
+  static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
     const ArgF a = arg_f(x);
     const SigmoidF q = sigmoid_f(a.w, a.wl);
     const float tp = a.t + 2.0f * a.p;
@@ -359,15 +420,13 @@ struct GeluTanh {
     const float v = x * tp;
     const float vl = __builtin_fmaf(x, tpl, __builtin_fmaf(x, tp, -v));
     const float n = q.neg ? (q.d + v) + (q.dl + vl) : __builtin_fmaf(v, q.e, q.d) + q.dl;
-    const float b = g * n;
-    const float num =
-        __builtin_fmaf(b, select_bits(q.neg, q.m, 0.0f), b) * select_bits(q.neg, q.s1, 1.0f);
-    const float y = copysignf_(div_sq_f(num, q) * select_bits(q.neg, q.s2, 1.0f), b);
+    const float y = mul_late_f(g, n, q);
     // Limits as the double path: g for x > kLimit; below -kLimit a zero with the sign of g f'
-    // there (f' < 0 until exp(2z) underflows in double at x = -21.14148; +0 beyond; g f' is
-    // below the float range there unless |g| > 1e27). NaN stays NaN.
-    const float zero = x <= -0x1.52438p4f ? 0.0f : -0.0f;  // -21.14148
-    return fabsf_(x) > kLimit ? (x > 0.0f ? g : g * zero) : y;
+    // there (f' < 0 down to kZeroF, +0 beyond; g f' is below the float range there unless
+    // |g| > 1e27). NaN stays NaN. Zero signs and infinite g by fix_backward_f.
+    const bool far = fabsf_(x) > kLimit;
+    const float sc = far ? (x > 0.0f ? 1.0f : (x >= kZeroF ? -1.0f : 0.0f)) : n;
+    return fix_backward_f(far ? g * (x > 0.0f ? 1.0f : 0.0f) : y, g, sc);
   }
 };
 
@@ -380,20 +439,19 @@ struct Silu {
   }
   // float: x * sigmoid(x) by mul_sigmoid_f (x e stays accurate where e is subnormal). -inf gives
   // NaN (-inf * 0) as torch; beyond |x| > 120 the result is x or -0.
-  static float f32(float x, const ActParams&) {
-    const float y = mul_sigmoid_f(x, sigmoid_f(x));
+  static FASTNN_INLINE float f32(float x, const ActParams&) {
+    const float y = copysignf_(mul_sigmoid_f(x, sigmoid_f(x)), x);  // -0 stays -0
     return fabsf_(x) > 120.0f ? x * (x > 0.0f ? 1.0f : 0.0f) : y;
   }
   // float: silu' = (1 + e + x e) / (1 + e)^2 for x >= 0, e (1 + e + x) / (1 + e)^2 for x < 0.
-  static float backward32(float g, float x, const ActParams&) {
+  static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
     const SigmoidF q = sigmoid_f(x);
     const float a = q.neg ? (q.d + x) + q.dl : __builtin_fmaf(x, q.e, q.d) + q.dl;
-    const float b = g * a;
-    const float num =
-        __builtin_fmaf(b, select_bits(q.neg, q.m, 0.0f), b) * select_bits(q.neg, q.s1, 1.0f);
-    const float y = div_sq_f(num, q) * select_bits(q.neg, q.s2, 1.0f);
-    // NaN at +-inf (inf * 0), as the reference s (1 + x (1 - s)).
-    return x >= -150.0f ? y : g * (x * 0.0f);
+    const float y = mul_late_f(g, a, q);
+    // NaN at +-inf (inf * 0), as the reference s (1 + x (1 - s)); f' < 0 below -1.28 down to
+    // -745.1332, -0 beyond (the double path's s = 0 times 1 + x).
+    const float r = x >= -172.0f ? y : g * (x * 0.0f);
+    return fix_backward_f(r, g, x >= -kExpZeroF ? a : x * 0.0f);
   }
 };
 
@@ -418,7 +476,7 @@ struct Softplus {
   // log(1 + e) = 2 atanh(s), s = e / (2 + e) in [0, 1/3] (2 + e corrected for its rounding):
   // 2s (1 + w Q(w)), w = s^2, Q a degree-3 minimax fit (tools/fit_float_polys.py, 0.08 ulp).
   // s carries e's 1 / s2 scale until the last product, so subnormal results round once.
-  static float f32(float x, const ActParams& p) {
+  static FASTNN_INLINE float f32(float x, const ActParams& p) {
     const float thr = static_cast<float>(p.b);
     const ExpSplitF q = exp_split_f(-fabsf_(x), 0.0f);
     const float e1 = (1.0f + q.m) * q.s1;  // e = e1 * s2
@@ -437,10 +495,10 @@ struct Softplus {
     const float y = __builtin_fmaf(l1, q.s2, x < 0.0f ? 0.0f : x);  // NaN stays NaN
     return x > thr ? x : y;
   }
-  static float backward32(float g, float x, const ActParams& p) {
+  static FASTNN_INLINE float backward32(float g, float x, const ActParams& p) {
     const float y = mul_sigmoid_f(g, sigmoid_f(x));
     const float r = x >= -172.0f ? y : zero_or_nan(g, x);
-    return x > static_cast<float>(p.b) ? g : r;
+    return x > static_cast<float>(p.b) ? g : fix_backward_f(r, g, positive_to_exp_zero(-x));
   }
 };
 
