@@ -735,7 +735,7 @@ optimizer.state is updated exactly as optimizer.step() would.)doc")
            py::arg("layers"), py::arg("flatten"), py::arg("loss"), py::arg("reduction"),
            py::arg("ignore_index"), py::arg("label_smoothing"), py::arg("optimizer"),
            py::arg("optim_kind"), py::arg("groups"), py::arg("batch"))
-      .def("__call__", &TrainStep::call, "step(x, y) -> loss (float)")
+      .def("__call__", &TrainStep::call, py::arg("x"), py::arg("y"), "step(x, y) -> loss (float)")
       .def("reserve", &TrainStep::reserve, py::arg("batch"),
            "Grow the workspaces to hold `batch` rows now (no allocation in later steps).")
       .def_property_readonly("reallocations", &TrainStep::reallocations,

@@ -62,7 +62,7 @@ class TrainStep:
         groups: list[Any],
         batch: int,
     ) -> None: ...
-    def __call__(self, x: ArrayLike, y: ArrayLike, /) -> float:
+    def __call__(self, x: ArrayLike, y: ArrayLike) -> float:
         """step(x, y) -> loss (float)"""
     @property
     def capacity(self) -> int:
