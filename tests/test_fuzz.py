@@ -145,12 +145,12 @@ def assert_close(got, want, dtype, scale=None):
 OUT_KINDS = ["guarded", "inplace", "overlap", "readonly", "strided", "dtype", "shape", "list"]
 
 
-def check_out(data, fn, args, kwargs, expected, pick=lambda r: r):
+def check_out(data, fn, args, kwargs, expected, pick=lambda r: r, forbid=()):
     """fn(*args, **kwargs, out=<a fuzzed out>): a valid out receives exactly `expected` (the
     result of the same call without out) and is the array returned; a bad one (read-only, not
-    contiguous, wrong dtype/shape, not an ndarray, partially overlapping an input) raises
-    TypeError/ValueError before anything is written. Never a write outside out or into another
-    argument."""
+    contiguous, wrong dtype/shape, not an ndarray, partially overlapping an input, being one of
+    the arguments in `forbid`) raises TypeError/ValueError before anything is written. Never a
+    write outside out or into another argument."""
     kind = data.draw(st.sampled_from(OUT_KINDS))
     args, kwargs = list(args), dict(kwargs)
     slots = [(args, i) for i in range(len(args))] + [(kwargs, k) for k in kwargs]
@@ -169,6 +169,7 @@ def check_out(data, fn, args, kwargs, expected, pick=lambda r: r):
         bufs.append(buf)
     elif kind == "inplace":  # one of the arguments itself (made writeable and C-contiguous)
         c, k = same[data.draw(st.integers(0, len(same) - 1))]
+        fails = ValueError if any(c[k] is f for f in forbid) and expected.size else None
         buf, out = guarded(expected.shape, expected.dtype)
         out[...] = c[k]
         c[k] = out
@@ -409,8 +410,10 @@ def test_class_losses(loss, data):
         assert f[0].shape == (x.shape[:1] if x.ndim == 2 else ())
     if b[0] is not None:
         assert b[0].shape == x.shape
-        check_out(data, bwd, [go, x, t], opts, b[0])
-        check_out(data, fused, [x, t], {**opts, "grad_output": go}, b[0], pick=lambda r: r[1])
+        forbid = [t, opts["weight"]]  # read while out is written: in place on input only
+        check_out(data, bwd, [go, x, t], opts, b[0], forbid=forbid)
+        fused_opts = {**opts, "grad_output": go}
+        check_out(data, fused, [x, t], fused_opts, b[0], pick=lambda r: r[1], forbid=forbid)
     assert_unchanged(snap)
 
 
@@ -474,7 +477,7 @@ def output_variant(data, shape, dtype, aliases):
         return out, [buf], None
     if kind == "alias":  # an input or another output (the caller judges the sharing)
         a = data.draw(st.sampled_from(aliases))
-        return a, [], None if a.shape == shape else ValueError
+        return a, [], TypeError if a.dtype != dtype else None if a.shape == shape else ValueError
     if kind == "readonly":
         out = np.zeros(shape, dtype)
         out.flags.writeable = False
@@ -765,6 +768,8 @@ def corrupt(data, lists, h, bufs):
     i = data.draw(st.integers(0, len(lst) - 1))
     arrs = [a for v in lists.values() if isinstance(v, list) for a in v]
     arrs = [a for a in arrs if isinstance(a, np.ndarray)]
+    if not arrs:  # every entry was already replaced by something else
+        return kind != "payload"
     if kind == "payload":
         a = data.draw(st.sampled_from(arrs))
         if a.size and a.flags.writeable and a.dtype.kind == "f":
