@@ -284,6 +284,7 @@ def test_array_likes_and_zero_d():
         np.ones(4, complex),
         np.array([1.0, None, 2.0], dtype=object),
         np.ones(4, np.float16),
+        np.ones(4).astype(">f8"),  # non-native byte order: was read as garbage
     ],
 )
 def test_bad_dtypes(bad):
@@ -298,6 +299,7 @@ def test_bad_out_and_nothing_written():
     cases = [
         (np.zeros(7), ValueError, "out must have shape"),
         (np.zeros(8, np.float32), TypeError, "out must have dtype float64"),
+        (np.zeros(8, ">f8"), TypeError, "out must have dtype float64, got >f8"),
         (np.zeros(16)[::2], ValueError, "out must be C-contiguous"),
         ([0.0] * 8, TypeError, "out must be a numpy.ndarray"),
     ]

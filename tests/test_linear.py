@@ -352,6 +352,23 @@ def test_bad_input_forward():
     )
 
 
+def test_bad_activation_params():
+    # A parameter value that is not a number was a RuntimeError (failed C++ cast).
+    rng = np.random.default_rng(9)
+    x, w, b = make(rng, (4,), 3, 2, np.float64)
+    out = np.full((4, 2), 7.0)
+    for params in ({"negative_slope": "x"}, ("x",), (None,), {"negative_slope": [0.1]}):
+        _bad(
+            lambda p=params: fastnn.linear(x, w, b, "leaky_relu", activation_params=p, out=out),
+            TypeError,
+            "activation_params: 'leaky_relu' parameter 'negative_slope' must be a number",
+            out,
+        )
+    go = np.ones((4, 2))
+    with pytest.raises(TypeError, match="parameter 'beta' must be a number, got str"):
+        fastnn.linear_backward(go, x, w, activation="softplus", activation_params=("2",), preact=go)
+
+
 def test_bad_input_backward():
     rng = np.random.default_rng(8)
     x, w, b = make(rng, (8,), 6, 5, np.float32)

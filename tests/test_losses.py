@@ -494,6 +494,29 @@ def test_bad_inputs():
         fastnn.mse_loss_backward(1.0, buf[:20].reshape(4, 5), p, out=buf[5:25].reshape(4, 5))
 
 
+def test_class_loss_out_is_not_target_or_weight():
+    # A row's gradient is written while the target probabilities and the class weights are still
+    # read: out=target used to return [-0.5, 0.5] here instead of [0, 0] (found by test_fuzz).
+    x, probs = np.zeros(2, np.float32), np.zeros(2, np.float32)
+    with pytest.raises(ValueError, match="out shares memory with target"):
+        fastnn.cross_entropy_backward(1.0, x, probs, reduction="sum", out=probs)
+    assert not probs.any()
+    x3, w = np.linspace(-1, 1, 3), np.ones(3)
+    with pytest.raises(ValueError, match="out shares memory with weight"):
+        fastnn.cross_entropy_forward_backward(x3, np.array(1), weight=w, out=w)
+    with pytest.raises(ValueError, match="out shares memory with weight"):
+        fastnn.nll_loss_backward(1.0, x3, np.array(1), weight=w, out=w)
+    assert (w == 1.0).all()
+    # In place on the input itself stays allowed, and exact.
+    x = RNG.standard_normal((4, 5))
+    probs = RNG.random((4, 5))
+    for t in (np.array([0, 1, 2, 4]), probs):
+        ref = fastnn.cross_entropy_backward(1.0, x, t, label_smoothing=0.1)
+        xi = x.copy()
+        assert fastnn.cross_entropy_backward(1.0, xi, t, label_smoothing=0.1, out=xi) is xi
+        np.testing.assert_array_equal(xi, ref)
+
+
 # ------------------------------------------------------------------ torch
 
 

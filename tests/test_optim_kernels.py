@@ -494,6 +494,16 @@ BAD_ADAM = {
         TypeError,
         r"params\[2\] must be a float32 or float64",
     ),
+    "byteswapped_param": (  # '>f4' on x86: the kernel would read garbage
+        lambda ps, gs, m, v: ps.__setitem__(2, ps[2].astype(ps[2].dtype.newbyteorder())),
+        TypeError,
+        r"params\[2\] must be a float32 or float64 array, got dtype >f4",
+    ),
+    "byteswapped_grad": (
+        lambda ps, gs, m, v: gs.__setitem__(2, gs[2].astype(gs[2].dtype.newbyteorder())),
+        TypeError,
+        r"grads\[2\] must be a float32 or float64 array, got dtype >f4",
+    ),
     "length": (
         lambda ps, gs, m, v: v.pop(),
         ValueError,
@@ -527,6 +537,9 @@ def test_adam_bad_arrays_raise_before_writing(case):
         (dict(step=0), "step must be >= 1"),
         (dict(step=[1, 2, 0]), r"step\[2\] must be >= 1"),
         (dict(step=[1, 2]), "step has 2 entries"),
+        (dict(step=2**63), "step is too large"),  # was a RuntimeError (failed C++ cast)
+        (dict(step=[1, 2, 2**70]), r"step\[2\] is too large"),
+        (dict(step=-(2**70)), "step must be >= 1"),
         (dict(amsgrad=True), "max_exp_avg_sqs is required"),
     ],
 )
@@ -559,6 +572,11 @@ def test_other_algorithms_bad_input():
         fastnn.rmsprop_step(ps, gs, m, centered=True)
     with pytest.raises(TypeError, match="params must be a list or tuple"):
         fastnn.sgd_step(ps[0], gs[0], lr=0.1)
+    # A first_step that is not a bool was a RuntimeError (failed C++ cast).
+    with pytest.raises(TypeError, match="first_step must be a bool, got str"):
+        fastnn.sgd_step(ps, gs, m, lr=0.1, momentum=0.9, first_step="yes")
+    with pytest.raises(TypeError, match=r"first_step\[1\] must be a bool, got list"):
+        fastnn.sgd_step(ps, gs, m, lr=0.1, momentum=0.9, first_step=[True, [1], False])
     _unchanged(before, ps, m, v)
 
 
@@ -603,6 +621,44 @@ def test_clip_grad_norm_nonfinite():
     g = np.array([1.0, np.inf], dtype=np.float64)
     assert fastnn.clip_grad_norm_([g], 1.0, norm_type=np.inf) == np.inf
     assert g[0] == 0.0 and np.isnan(g[1])  # torch: inf * (1/inf) = nan, 1 * 0 = 0
+
+
+def test_clip_never_half_applied():
+    # Every gradient is checked before any is written: a read-only or non-float gradient after a
+    # valid one used to be found only after the valid one had been scaled.
+    for bad, exc, msg in [
+        (np.full(3, 10.0, np.float32), ValueError, r"parameters\[1\]: the gradient is read-only"),
+        (np.full(3, 10), TypeError, r"parameters\[1\].*float32 or float64 array, got dtype int"),
+        (np.full(3, 10j), TypeError, "got dtype complex128"),
+        (np.full(3, 10.0).astype(">f8"), TypeError, "got dtype >f8"),
+    ]:
+        bad.flags.writeable = exc is TypeError
+        before = bad.copy()
+        for clip in (
+            lambda gs: fastnn.clip_grad_norm_(gs, 1.0),
+            lambda gs: fastnn.clip_grad_norm_(gs, 1.0, norm_type=3.0),  # the NumPy norm path
+            lambda gs: fastnn.clip_grad_value_(gs, 1.0),
+        ):
+            g = np.full(4, 10.0, np.float32)
+            with pytest.raises(exc, match=msg):
+                clip([g, bad])
+            assert np.all(g == 10.0)
+            np.testing.assert_array_equal(bad, before)
+    p, q = fastnn.Parameter(np.ones(3)), fastnn.Parameter(np.ones(3))
+    p.grad, q.grad = np.full(3, 10.0), np.full(3, 10.0)
+    q.grad.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        fastnn.clip_grad_norm_([p, q], 1.0)
+    assert np.all(p.grad == 10.0)
+
+
+def test_clip_grad_value_nan_bound(simd_level):
+    # torch.clamp: a NaN clip_value makes every gradient NaN, on the native path (contiguous) as
+    # on the NumPy one (not contiguous); the native clamp used to keep the values.
+    g = np.array([-3.0, 0.5, np.inf, np.nan], np.float32)
+    nc = np.linspace(-2, 2, 8)[::2]
+    fastnn.clip_grad_value_([g, nc], float("nan"))
+    assert np.isnan(g).all() and np.isnan(nc).all()
 
 
 def test_clip_grad_value(simd_level):

@@ -13,7 +13,7 @@ py::module_& numpy() {
 
 bool dtype_of(const py::array& a, DType* out) {
   const py::dtype dt = a.dtype();
-  if (dt.kind() != 'f') return false;
+  if (dt.kind() != 'f' || !native_byte_order(dt)) return false;
   if (dt.itemsize() == 4) {
     *out = DType::f32;
     return true;

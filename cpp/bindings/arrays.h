@@ -42,6 +42,12 @@ Array output(py::handle obj, const char* name, DType dtype, const std::vector<py
 
 const char* dtype_name(DType d);
 
+// Whether a dtype's elements are in this machine's byte order: a byte-swapped float64 ('>f8' on
+// x86) is another dtype, which kernels cannot read.
+inline bool native_byte_order(const py::dtype& dt) {
+  return dt.byteorder() == '=' || dt.byteorder() == '|';
+}
+
 // Dispatch on dtype: fn(float{}) or fn(double{}).
 template <class Fn>
 decltype(auto) visit(DType d, Fn&& fn) {

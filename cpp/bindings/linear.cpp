@@ -35,6 +35,17 @@ const std::vector<ActInfo>& act_infos() {
   return v;
 }
 
+// One activation parameter's value: a real number (TypeError naming it otherwise).
+double param_value(py::handle v, const std::string& act, const char* param) {
+  try {
+    return py::cast<double>(v);
+  } catch (const py::cast_error&) {
+    throw py::type_error("activation_params: '" + act + "' parameter '" + param +
+                         "' must be a number, got " +
+                         std::string(py::str(py::type::of(v).attr("__name__"))));
+  }
+}
+
 struct ResolvedAct {
   Act act = Act::identity;
   ActParams p;
@@ -94,7 +105,7 @@ ResolvedAct resolve_activation(py::handle act_obj, py::handle params_obj) {
         if (key == info->p[i]) idx = i;
       if (idx < 0)
         throw py::value_error("activation_params: '" + name + "' has no parameter '" + key + "'");
-      vals[idx] = py::cast<double>(kv.second);
+      vals[idx] = param_value(kv.second, name, info->p[idx]);
     }
   } else if (!params.is_none()) {
     if (!py::isinstance<py::sequence>(params) || py::isinstance<py::str>(params))
@@ -104,7 +115,7 @@ ResolvedAct resolve_activation(py::handle act_obj, py::handle params_obj) {
       throw py::value_error("activation_params: '" + name + "' takes " +
                             std::to_string(info->nparams) + " parameter(s), got " +
                             std::to_string(s.size()));
-    for (size_t i = 0; i < s.size(); ++i) vals[i] = py::cast<double>(s[i]);
+    for (size_t i = 0; i < s.size(); ++i) vals[i] = param_value(s[i], name, info->p[i]);
   }
   r.p.a = vals[0];
   r.p.b = vals[1];

@@ -192,6 +192,16 @@ py::object pointwise_call(Call call, PointwiseLoss kind, py::handle g_obj, py::h
   return py::make_tuple(loss, grad->arr);
 }
 
+// ValueError when out shares memory with `other` (null: no such argument).
+void not_shared(const Array& out, const Array* other, const char* other_name) {
+  if (other == nullptr || out.arr.nbytes() == 0 || other->arr.nbytes() == 0) return;
+  const auto* lo = static_cast<const char*>(out.arr.data());
+  const auto* olo = static_cast<const char*>(other->arr.data());
+  if (lo < olo + other->arr.nbytes() && olo < lo + out.arr.nbytes())
+    throw py::value_error(std::string("out shares memory with ") + other_name +
+                          "; pass a separate array (or the input itself, in place)");
+}
+
 // cross_entropy (logits = true) and nll_loss.
 py::object class_call(Call call, bool logits, py::handle g_obj, py::handle x_obj, py::handle t_obj,
                       py::handle w_obj, int64_t ignore_index, const std::string& reduction,
@@ -281,9 +291,13 @@ py::object class_call(Call call, bool logits, py::handle g_obj, py::handle x_obj
   std::optional<Array> grad, loss_out;
   if (call != Call::backward && red == Reduction::none)
     loss_out = output(py::none(), "loss", x.dtype, per_sample, {});
-  if (call != Call::forward)
-    grad = output(out_obj, "out", x.dtype, x.shape(),
-                  {&x, probs ? &*probs : nullptr, w ? &*w : nullptr, g ? &*g : nullptr});
+  if (call != Call::forward) {
+    grad = output(out_obj, "out", x.dtype, x.shape(), {&x, g ? &*g : nullptr});
+    // A row's gradient is written while the target probabilities and the class weights are
+    // still read: out may be the input itself (in place), never one of those.
+    not_shared(*grad, probs ? &*probs : nullptr, "target");
+    not_shared(*grad, w ? &*w : nullptr, "weight");
+  }
   const double total = visit(x.dtype, [&](auto tag) {
     using T = decltype(tag);
     ClassLossArgs<T> a;

@@ -66,7 +66,7 @@ Array inplace(py::handle obj, const std::string& name) {
                          type_name(obj));
   py::array a = py::reinterpret_borrow<py::array>(obj);
   const py::dtype dt = a.dtype();
-  if (dt.kind() != 'f' || (dt.itemsize() != 4 && dt.itemsize() != 8))
+  if (dt.kind() != 'f' || (dt.itemsize() != 4 && dt.itemsize() != 8) || !native_byte_order(dt))
     throw py::type_error(name + " must be a float32 or float64 array, got dtype " +
                          std::string(py::str(dt)));
   if (!a.writeable()) throw py::value_error(name + " is read-only");
@@ -132,10 +132,12 @@ std::vector<int64_t> steps(py::handle obj, size_t n) {
       throw py::type_error(name + " must be an int, got " + type_name(h));
     py::object idx = py::reinterpret_steal<py::object>(PyNumber_Index(h.ptr()));
     if (!idx) throw py::error_already_set();
-    const int64_t s = idx.cast<int64_t>();
-    require(s >= 1,
-            name + " must be >= 1 (the step count after this update), got " + std::to_string(s));
-    return s;
+    int overflow = 0;
+    const long long s = PyLong_AsLongLongAndOverflow(idx.ptr(), &overflow);
+    require(overflow <= 0, name + " is too large, got " + std::string(py::str(idx)));
+    require(overflow == 0 && s >= 1, name + " must be >= 1 (the step count after this update), got " +
+                                         std::string(py::str(idx)));
+    return static_cast<int64_t>(s);
   };
   if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
     std::vector<py::handle> v = as_list_like(obj, "step", n, "params");
@@ -147,13 +149,21 @@ std::vector<int64_t> steps(py::handle obj, size_t n) {
   return out;
 }
 
+// A bool or a list/tuple of bools (one per parameter).
 std::vector<bool> flags(py::handle obj, size_t n, const char* name) {
+  auto one = [](py::handle h, const std::string& what) {
+    try {
+      return py::cast<bool>(h);
+    } catch (const py::cast_error&) {
+      throw py::type_error(what + " must be a bool, got " + type_name(h));
+    }
+  };
   std::vector<bool> out;
   if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
     std::vector<py::handle> v = as_list_like(obj, name, n, "params");
-    for (py::handle h : v) out.push_back(py::cast<bool>(h));
+    for (size_t i = 0; i < n; ++i) out.push_back(one(v[i], item(name, i)));
   } else {
-    out.assign(n, py::cast<bool>(obj));
+    out.assign(n, one(obj, name));
   }
   return out;
 }

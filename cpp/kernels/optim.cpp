@@ -373,6 +373,9 @@ void scale(T* const* xs, const int64_t* ns, int64_t count, double s) {
 template <class T>
 void clamp(T* const* xs, const int64_t* ns, int64_t count, double lo_d, double hi_d) {
   const T lo = static_cast<T>(lo_d), hi = static_cast<T>(hi_d);
+  // As torch.clamp (and np.clip): a NaN bound makes every element NaN.
+  const bool nan_bound = isnan_(lo_d) || isnan_(hi_d);
+  const T nan = static_cast<T>(lo_d + hi_d);
   for_segments([ns](int64_t k) { return ns[k]; }, count,
                [&](int64_t k, int64_t b, int64_t e) {
                  T* x = xs[k];
@@ -380,7 +383,8 @@ void clamp(T* const* xs, const int64_t* ns, int64_t count, double lo_d, double h
                  for (int64_t i = b; i < e; ++i) {
                    const T v = x[i];
                    const T a = v < lo ? lo : v;
-                   x[i] = a > hi ? hi : a;  // NaN compares false both times: kept
+                   const T c = a > hi ? hi : a;  // NaN compares false both times: kept
+                   x[i] = nan_bound ? nan : c;
                  }
                });
 }

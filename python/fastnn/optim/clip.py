@@ -4,6 +4,10 @@ clip_grad_norm_ makes two native passes over all gradients: one reduction for th
 (float64 accumulation, fixed blocks so the result does not depend on the thread count), then one
 in-place scale by ``min(1, max_norm / (total_norm + 1e-6))``. Norm types 1, 2 and inf run
 natively; other orders are computed with NumPy in float64.
+
+Every gradient must be a writeable float32/float64 array (non-contiguous ones are clipped with
+NumPy, in place); all are checked before any is written, so a call that raises TypeError/ValueError
+leaves every gradient as it was.
 """
 
 from __future__ import annotations
@@ -17,29 +21,37 @@ from ..parameter import Parameter
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
 
 def _grads(parameters) -> list:
+    """The gradients to clip, all validated before any is written: float32/float64 arrays
+    (TypeError otherwise), writeable (ValueError otherwise)."""
     if isinstance(parameters, (Parameter, np.ndarray)):
         parameters = [parameters]
     out = []
-    for p in parameters:
+    for i, p in enumerate(parameters):
         if isinstance(p, Parameter):
-            if p.grad is not None:
-                out.append(p.grad)
+            g = p.grad
+            if g is None:
+                continue
         elif isinstance(p, np.ndarray):
-            out.append(p)  # an array is taken to be a gradient itself
+            g = p  # an array is taken to be a gradient itself
         else:
             raise TypeError(f"parameters must be Parameters or arrays, got {type(p).__name__}")
+        if g.dtype not in _FLOATS:
+            raise TypeError(
+                f"parameters[{i}]: the gradient must be a float32 or float64 array, got dtype "
+                f"{g.dtype}"
+            )
+        if not g.flags.writeable:
+            raise ValueError(f"parameters[{i}]: the gradient is read-only (it is clipped in place)")
+        out.append(g)
     return out
 
 
 def _native_ok(a: np.ndarray) -> bool:
-    return (
-        a.dtype in (np.float32, np.float64)
-        and a.flags.c_contiguous
-        and a.flags.writeable
-        and a.flags.aligned
-    )
+    return a.flags.c_contiguous and a.flags.aligned  # else clipped with NumPy, in place
 
 
 def _inplace(grads, native_fn, numpy_fn) -> None:
@@ -92,7 +104,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 def clip_grad_value_(parameters, clip_value, foreach=None) -> None:
-    """Clamp every gradient of `parameters` to [-clip_value, clip_value] in place (NaN kept)."""
+    """Clamp every gradient of `parameters` to [-clip_value, clip_value] in place (NaN kept; a
+    NaN clip_value makes every gradient NaN, as torch.clamp)."""
     grads = _grads(parameters)
     v = float(clip_value)
     _inplace(grads, lambda gs: _C._clamp_(gs, -v, v), lambda g: np.clip(g, -v, v, out=g))
