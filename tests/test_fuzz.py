@@ -290,6 +290,20 @@ def grad_outputs(x):
     )
 
 
+def loss_triplet(fwd, bwd, fused, x, t, go, opts):
+    """Forward, backward and fused forward+backward on the same inputs: none modifies an input
+    and the fused call agrees with the two separate ones. Returns their results and the inputs'
+    snapshot (for checks after further calls)."""
+    inputs = [a for a in [x, t, go, *opts.values()] if isinstance(a, np.ndarray)]
+    snap = snapshot(inputs)
+    f = attempt(fwd, x, t, **opts)
+    b = attempt(bwd, go, x, t, **opts)
+    fb = attempt(fused, x, t, **opts, grad_output=go)
+    assert_unchanged(snap)
+    check_fused(f, b, fb, x)
+    return f, b, fb, snap
+
+
 def check_fused(fwd, bwd, fused, x):
     """forward_backward succeeds exactly when forward and backward both do, with their values."""
     (loss, err), (grad, gerr), (both, berr) = fwd, bwd, fused
@@ -333,13 +347,7 @@ def test_pointwise_losses(loss, data):
         if loss.endswith("logits"):
             opts["pos_weight"] = data.draw(weights)
     go = data.draw(grad_outputs(x))
-    inputs = [a for a in [x, t, go, *opts.values()] if isinstance(a, np.ndarray)]
-    snap = snapshot(inputs)
-    f = attempt(fwd, x, t, **opts)
-    b = attempt(bwd, go, x, t, **opts)
-    fb = attempt(fused, x, t, **opts, grad_output=go)
-    assert_unchanged(snap)
-    check_fused(f, b, fb, x)
+    f, b, fb, snap = loss_triplet(fwd, bwd, fused, x, t, go, opts)
     if b[0] is not None:
         check_out(data, bwd, [go, x, t], opts, b[0])
         check_out(data, fused, [x, t], {**opts, "grad_output": go}, b[0], pick=lambda r: r[1])
@@ -406,13 +414,7 @@ def test_class_losses(loss, data):
         smoothing = [0.0, 0.1, 1.0] * 2 + [-0.5, 2.0, np.nan]
         opts["label_smoothing"] = data.draw(st.sampled_from(smoothing))
     go = data.draw(grad_outputs(x))
-    inputs = [a for a in [x, t, go, *opts.values()] if isinstance(a, np.ndarray)]
-    snap = snapshot(inputs)
-    f = attempt(fwd, x, t, **opts)
-    b = attempt(bwd, go, x, t, **opts)
-    fb = attempt(fused, x, t, **opts, grad_output=go)
-    assert_unchanged(snap)
-    check_fused(f, b, fb, x)
+    f, b, fb, snap = loss_triplet(fwd, bwd, fused, x, t, go, opts)
     if f[0] is not None and opts["reduction"] == "none":
         assert f[0].shape == (x.shape[:1] if x.ndim == 2 else ())
     if b[0] is not None:
