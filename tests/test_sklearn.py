@@ -84,6 +84,9 @@ _CASES = [
     ("binary", dict(solver="sgd", momentum=0.5, sample_weight=True, alpha=1e-2)),
     ("regression", dict(solver="sgd", sample_weight=True, batch_size=50, shuffle=False)),
     ("multiclass", dict(solver="adam", activation="identity", batch_size=17)),
+    # float32: 12 MFLOP per batch of 200, the one-region parallel step path (2 threads)
+    ("multiclass", dict(solver="adam", hidden_layer_sizes=(96, 96), sample_weight=True)),
+    ("regression", dict(solver="sgd", hidden_layer_sizes=(96, 96), learning_rate_init=0.01)),
     ("poisson", dict(solver="adam", loss="poisson")),
     ("poisson", dict(solver="adam", loss="poisson", sample_weight=True)),
 ]

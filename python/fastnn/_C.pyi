@@ -64,6 +64,8 @@ class TrainStep:
     ) -> None: ...
     def __call__(self, x: ArrayLike, y: ArrayLike) -> float:
         """step(x, y) -> loss (float)"""
+    def _parallel_path(self, batch: int) -> bool:
+        """Whether a step of `batch` rows runs in one parallel region (tests)."""
     @property
     def capacity(self) -> int:
         """Rows the workspaces hold (the largest batch so far, or more)."""

@@ -24,8 +24,10 @@ inline constexpr double kSmallGemmFlopsF64 = 4.5e6;
 inline constexpr int64_t kSmallGemmMinN = 16;
 // Products from this many flops up to blas.h's kSingleThreadFlops are split across fastnn's
 // OpenMP pool in slabs of at least kSplitGemmMinSlab output rows (or columns), one
-// single-threaded BLAS call each (matmul_raw); below it one call is faster than the fork/join.
-inline constexpr double kSplitGemmFlops = 4.0e5;
+// single-threaded BLAS call each (matmul_raw); below it one call is faster than the fork/join
+// (on a quiet machine the split already wins from ~0.8 MFLOP, 1.3x, but with the other core busy
+// a fork/join per product costs more than such a product).
+inline constexpr double kSplitGemmFlops = 4.0e6;
 inline constexpr int64_t kSplitGemmMinSlab = 16;
 // Bytes of product per thread the forward computes before running the epilogue on it (L2-hot;
 // Zen 4 has 1 MiB of L2 per core).

@@ -19,8 +19,9 @@ struct TrainLayer {
   ActParams p;
 };
 
-// Rows per thread below which a step runs on one thread.
+// Rows per thread, and flops per step (products only), below which a step runs on one thread.
 inline constexpr int64_t kStepMinRows = 16;
+inline constexpr double kStepParallelFlops = 8.0e6;
 
 enum class TrainLoss : int { cross_entropy, mse, bce_logits };
 
