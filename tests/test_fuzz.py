@@ -486,7 +486,10 @@ def output_variant(data, shape, dtype, aliases):
         return out, [buf], None
     if kind == "alias":  # an input or another output (the caller judges the sharing)
         a = data.draw(st.sampled_from(aliases))
-        return a, [], TypeError if a.dtype != dtype else None if a.shape == shape else ValueError
+        if a.dtype != dtype:
+            return a, [], TypeError
+        # a read-only one (e.g. an earlier "readonly" output) is refused even when empty
+        return a, [], None if a.shape == shape and a.flags.writeable else ValueError
     if kind == "readonly":
         out = np.zeros(shape, dtype)
         out.flags.writeable = False
