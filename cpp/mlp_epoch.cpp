@@ -195,10 +195,7 @@ SkEpochResult<T> SkEpoch<T>::run(const SkEpochArgs<T>& a) {
     res.loss_sum += batch_loss * static_cast<double>(m);
     ++res.batches;
     if (hook) {
-      if (!a.grad_hook(a.hook_ctx)) {
-        res.stopped = true;
-        break;
-      }
+      if (!a.grad_hook(a.hook_ctx)) break;
       core_.update(calls, 2);
     }
     res.step = t_next;

@@ -434,13 +434,18 @@ def test_sk_epoch_runs_every_batch():
         (dict(sample_weight=np.ones(9)), "sample_weight"),
         (dict(exp_avg=np.zeros(3)), "exp_avg"),
         (dict(batch_size=0), "batch_size"),
+        (dict(X=np.zeros((10, 8))[:, ::2]), "X must be C-contiguous"),
+        (dict(grad=np.zeros(43)[::-1]), "grad must be C-contiguous"),
+        (dict(flat=np.zeros(43)), "flat is read-only"),  # made read-only in the test
         (dict(solver="lbfgs"), "solver"),
     ],
 )
 def test_sk_epoch_bad_input_changes_nothing(bad, err):
     ep, a = _sk_epoch_args()
-    before = a["flat"].copy()
+    if "flat" in bad:
+        bad["flat"].flags.writeable = False
     a.update(bad)
+    before = a["flat"].copy()
     with pytest.raises((TypeError, ValueError), match=err):
         ep.run(**a)
     np.testing.assert_array_equal(a["flat"], before)

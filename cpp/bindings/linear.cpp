@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "act_names.h"
 #include "arrays.h"
 #include "fastnn/activation_list.h"
 #include "fastnn/blas.h"
@@ -16,24 +17,6 @@
 
 namespace fastnn::bind {
 namespace {
-
-struct ActInfo {
-  const char* name;
-  Act act;
-  int nparams;
-  const char* p[2];
-  double d[2];
-};
-
-const std::vector<ActInfo>& act_infos() {
-  static const std::vector<ActInfo> v = {
-#define FASTNN_ACT_INFO(name, Functor, nparams, p0, d0, p1, d1, has_y) \
-  {#name, Act::name, nparams, {p0, p1}, {d0, d1}},
-      FASTNN_ACTIVATIONS(FASTNN_ACT_INFO)
-#undef FASTNN_ACT_INFO
-  };
-  return v;
-}
 
 // One activation parameter's value: a real number (TypeError naming it otherwise).
 double param_value(py::handle v, const std::string& act, const char* param) {

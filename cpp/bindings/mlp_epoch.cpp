@@ -4,12 +4,13 @@
 // anything is written, so a bad call is a ValueError/TypeError, never a crash.
 #include "fastnn/mlp_epoch.h"
 
+#include <pybind11/stl.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <pybind11/stl.h>
-
+#include "act_names.h"
 #include "arrays.h"
 
 namespace fastnn::bind {
@@ -17,14 +18,10 @@ namespace {
 
 // The activation and its default parameters (scikit-learn names the activation only).
 Act act_named(const std::string& name, ActParams* p) {
-#define FASTNN_ACT_NAME(n, Functor, np, p0, d0, p1, d1, has_y) \
-  if (name == #n) {                                            \
-    *p = ActParams{d0, d1};                                    \
-    return Act::n;                                             \
-  }
-  FASTNN_ACTIVATIONS(FASTNN_ACT_NAME)
-#undef FASTNN_ACT_NAME
-  throw py::value_error("SkEpoch: unknown activation '" + name + "'");
+  const ActInfo* a = find_act(name);
+  if (a == nullptr) throw py::value_error("SkEpoch: unknown activation '" + name + "'");
+  *p = ActParams{a->d[0], a->d[1]};
+  return a->act;
 }
 
 constexpr int kWriteable = py::detail::npy_api::NPY_ARRAY_WRITEABLE_;

@@ -135,7 +135,8 @@ std::vector<int64_t> steps(py::handle obj, size_t n) {
     int overflow = 0;
     const long long s = PyLong_AsLongLongAndOverflow(idx.ptr(), &overflow);
     require(overflow <= 0, name + " is too large, got " + std::string(py::str(idx)));
-    require(overflow == 0 && s >= 1, name + " must be >= 1 (the step count after this update), got " +
+    require(overflow == 0 && s >= 1, name +
+                                         " must be >= 1 (the step count after this update), got " +
                                          std::string(py::str(idx)));
     return static_cast<int64_t>(s);
   };

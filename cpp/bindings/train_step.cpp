@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "act_names.h"
 #include "arrays.h"
 #include "fastnn/kernel_table.h"
 
@@ -100,10 +101,7 @@ struct Keys {
 };
 
 Act act_from_name(const std::string& name) {
-#define FASTNN_ACT_NAME(n, Functor, np, p0, d0, p1, d1, has_y) \
-  if (name == #n) return Act::n;
-  FASTNN_ACTIVATIONS(FASTNN_ACT_NAME)
-#undef FASTNN_ACT_NAME
+  if (const ActInfo* a = find_act(name)) return a->act;
   throw py::value_error("compile_step: unknown activation '" + name + "'");
 }
 

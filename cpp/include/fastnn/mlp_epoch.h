@@ -46,8 +46,7 @@ template <class T>
 struct SkEpochResult {
   double loss_sum = 0.0;  // sum over batches of (batch loss * batch rows), as scikit-learn
   int64_t step = 0;
-  int64_t batches = 0;
-  bool stopped = false;  // the hook returned false
+  int64_t batches = 0;  // batches run (the last one not updated if the hook returned false)
 };
 
 template <class T>
@@ -58,7 +57,6 @@ class SkEpoch {
   // Call from outside OpenMP regions (GIL released by the caller). Allocates nothing when
   // a.batch <= the batch given at construction.
   SkEpochResult<T> run(const SkEpochArgs<T>& a);
-  int64_t batch_capacity() const { return cap_; }
 
  private:
   void reserve(int64_t m);
