@@ -87,10 +87,12 @@ def numpy_step(shape):
     n, d, h, c = shape
     rng = np.random.default_rng(0)
     b1_, b2_ = 1 / np.sqrt(d), 1 / np.sqrt(h)
-    ps = [rng.uniform(-b1_, b1_, (h, d)).astype(np.float32),
-          rng.uniform(-b1_, b1_, h).astype(np.float32),
-          rng.uniform(-b2_, b2_, (c, h)).astype(np.float32),
-          rng.uniform(-b2_, b2_, c).astype(np.float32)]
+    ps = [
+        rng.uniform(-b1_, b1_, (h, d)).astype(np.float32),
+        rng.uniform(-b1_, b1_, h).astype(np.float32),
+        rng.uniform(-b2_, b2_, (c, h)).astype(np.float32),
+        rng.uniform(-b2_, b2_, c).astype(np.float32),
+    ]
     m = [np.zeros_like(p) for p in ps]
     v = [np.zeros_like(p) for p in ps]
     tmp = [np.empty_like(p) for p in ps]
@@ -185,10 +187,13 @@ def main():
     nt = fastnn.get_num_threads()
     if torch is not None:
         torch.set_num_threads(nt)
-    print(f"fastnn {fastnn.__version__} ({fastnn.simd_level()}), threads {nt}, "
-          f"torch {torch.__version__ if torch else '-'}, numpy {np.__version__}")
+    print(
+        f"fastnn {fastnn.__version__} ({fastnn.simd_level()}), threads {nt}, "
+        f"torch {torch.__version__ if torch else '-'}, numpy {np.__version__}"
+    )
     try:
         import os
+
         print("load average before:", os.getloadavg())
     except OSError:
         pass
@@ -196,8 +201,10 @@ def main():
         res = measure(name, rounds=15 if name == "tiny" else 7)
         med = {k: statistics.median(v) for k, v in res.items()}
         best = {k: min(v) for k, v in res.items()}
-        print(f"\n### {name}: batch {SHAPES[name][0]}, "
-              f"{SHAPES[name][1]} -> {SHAPES[name][2]} -> {SHAPES[name][3]}")
+        print(
+            f"\n### {name}: batch {SHAPES[name][0]}, "
+            f"{SHAPES[name][1]} -> {SHAPES[name][2]} -> {SHAPES[name][3]}"
+        )
         print("| step | median | best | torch / this (median) |")
         print("|---|---|---|---|")
         for k in res:
@@ -205,12 +212,17 @@ def main():
             print(f"| {k} | {fmt(med[k])} | {fmt(best[k])} | {ratio:.2f} |")
         if name == "big":
             six, five = gemm_reference(SHAPES[name])
-            print(f"| 6 GEMMs alone (BLAS) | {fmt(six)} | | compiled / 6 GEMMs = "
-                  f"{med['compiled'] / six:.3f} (best {best['compiled'] / six:.3f}) |")
-            print(f"| 5 GEMMs a step needs | {fmt(five)} | | compiled / 5 GEMMs = "
-                  f"{med['compiled'] / five:.3f} (best {best['compiled'] / five:.3f}) |")
+            print(
+                f"| 6 GEMMs alone (BLAS) | {fmt(six)} | | compiled / 6 GEMMs = "
+                f"{med['compiled'] / six:.3f} (best {best['compiled'] / six:.3f}) |"
+            )
+            print(
+                f"| 5 GEMMs a step needs | {fmt(five)} | | compiled / 5 GEMMs = "
+                f"{med['compiled'] / five:.3f} (best {best['compiled'] / five:.3f}) |"
+            )
     try:
         import os
+
         print("\nload average after:", os.getloadavg())
     except OSError:
         pass
