@@ -56,15 +56,15 @@ void TrainStepCore<T>::reserve(int64_t m) {
 }
 
 template <class T>
-double TrainStepCore<T>::loss_rows(const TrainLossCall<T>& loss, int64_t r0, int64_t r1,
-                                   T* g) const {
+double TrainStepCore<T>::loss_rows(const TrainLossCall<T>& loss, const T* out, int64_t r0,
+                                   int64_t r1, T* g) const {
   const auto& k = kernels().get<T>();
   const size_t L = layers_.size();
   const int64_t c = layers_[L - 1].out;
   const bool sum = loss.grad_out == nullptr && loss.loss_out == nullptr;
   if (loss.kind == TrainLoss::cross_entropy) {
     ClassLossArgs<T> a;
-    a.x = act_[L - 1].get() + r0 * c;
+    a.x = out + r0 * c;
     a.labels = loss.labels + r0;
     a.grad = g + r0 * c;
     a.grad_scale = loss.grad_scale;
@@ -78,7 +78,7 @@ double TrainStepCore<T>::loss_rows(const TrainLossCall<T>& loss, int64_t r0, int
     return k.loss.classwise(a);
   }
   PointwiseLossArgs<T> a;
-  a.x = act_[L - 1].get() + r0 * c;
+  a.x = out + r0 * c;
   a.y = loss.target + r0 * c;
   a.grad = g + r0 * c;
   a.grad_scale = loss.grad_scale;
@@ -110,9 +110,89 @@ bool TrainStepCore<T>::parallel_for_rows(int64_t m) const {
 }
 
 template <class T>
+bool TrainStepCore<T>::split_features(int64_t m) const {
+  if (layers_.size() != 2 || num_threads() < 2 || m < 1) return false;
+  const TrainLayer& a = layers_[0];
+  const TrainLayer& b = layers_[1];
+  if (a.out < 2 * kSplitMinFeatures || b.out > kSplitMaxOutputs) return false;
+  const double single =
+      std::is_same_v<T, float> ? blas::kSingleThreadFlopsF32 : blas::kSingleThreadFlopsF64;
+  const double f0 = 2.0 * double(m) * double(a.in) * double(a.out);
+  const double f1 = 2.0 * double(m) * double(a.out) * double(b.out);
+  if (f0 >= single || f1 >= single) return false;
+  const double total = 3.0 * (f0 + f1);
+  return total >= kStepSplitFlops && total < kStepParallelFlops;
+}
+
+template <class T>
+StepPath TrainStepCore<T>::path(int64_t m) const {
+  if (split_features(m)) return StepPath::features;
+  return parallel_for_rows(m) ? StepPath::rows : StepPath::layers;
+}
+
+namespace {
+constexpr int kMaxSplitThreads = 64;
+int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+}  // namespace
+
+// Each feature block's share of the optimizer calls: its rows of the hidden weight and bias and
+// its column block of the output weight (row segments). The output bias is read by every thread's
+// epilogue, so it is updated after the region. False when a call holds anything else.
+template <class T>
+bool TrainStepCore<T>::plan_features(int nt, int64_t per, const TrainParams<T>* params,
+                                     const TrainOptimCall<T>* optim, int64_t n_optim) {
+  const int64_t k0 = layers_[0].in, h = layers_[0].out, c = layers_[1].out;
+  split_slices_.clear();
+  split_off_.assign(static_cast<size_t>((nt + 1) * n_optim), 0);
+  split_cnt_.assign(static_cast<size_t>((nt + 1) * n_optim), 0);
+  const auto add = [&](const OptimTensor<T>& src, int64_t off, int64_t n) {
+    OptimTensor<T> d = src;
+    d.param = src.param + off;
+    d.grad = src.grad + off;
+    if (src.s0) d.s0 = src.s0 + off;
+    if (src.s1) d.s1 = src.s1 + off;
+    if (src.s2) d.s2 = src.s2 + off;
+    d.n = n;
+    split_slices_.push_back(d);
+  };
+  for (int b = 0; b <= nt; ++b) {
+    const int64_t a0 = std::min(h, b * per), w = std::min(h, a0 + per) - a0;
+    for (int64_t i = 0; i < n_optim; ++i) {
+      const size_t at = static_cast<size_t>(b * n_optim + i);
+      split_off_[at] = static_cast<int64_t>(split_slices_.size());
+      for (int64_t t = 0; t < optim[i].count; ++t) {
+        const OptimTensor<T>& s = optim[i].ts[t];
+        if (s.param == params[0].w && s.n == h * k0) {
+          if (b < nt && w > 0) add(s, a0 * k0, w * k0);
+        } else if (params[0].b != nullptr && s.param == params[0].b && s.n == h) {
+          if (b < nt && w > 0) add(s, a0, w);
+        } else if (s.param == params[1].w && s.n == c * h) {
+          if (b < nt && w > 0)
+            for (int64_t r = 0; r < c; ++r) add(s, r * h + a0, w);
+        } else if (params[1].b != nullptr && s.param == params[1].b && s.n == c) {
+          if (b == nt) add(s, 0, c);
+        } else {
+          return false;
+        }
+      }
+      split_cnt_[at] = static_cast<int64_t>(split_slices_.size()) - split_off_[at];
+    }
+  }
+  return true;
+}
+
+template <class T>
 double TrainStepCore<T>::run(const T* x, int64_t m, const TrainLossCall<T>& loss,
                              const TrainParams<T>* params, const TrainOptimCall<T>* optim,
                              int64_t n_optim) {
+  if (split_features(m) && loss.grad_out == nullptr && loss.loss_out == nullptr) {
+    const int64_t h = layers_[0].out;
+    const int nt = static_cast<int>(std::min<int64_t>(
+        {num_threads(), (h + kSplitMinFeatures - 1) / kSplitMinFeatures, kMaxSplitThreads}));
+    const int64_t per = round16((h + nt - 1) / nt);
+    if (plan_features(nt, per, params, optim, n_optim))
+      return run_features(x, m, loss, params, optim, n_optim, nt, per);
+  }
   if (parallel_for_rows(m)) return run_parallel(x, m, loss, params, optim, n_optim);
   const auto& k = kernels().get<T>();
   const size_t L = layers_.size();
@@ -127,7 +207,7 @@ double TrainStepCore<T>::run(const T* x, int64_t m, const TrainLossCall<T>& loss
   // Loss and its gradient wrt the last output, fused (softmax + NLL gradient in one pass).
   T* g = grad_a_.get();
   T* g_other = grad_b_.get();
-  const double total = loss_rows(loss, 0, m, g);
+  const double total = loss_rows(loss, act_[L - 1].get(), 0, m, g);
   // Backward, last layer first; no input gradient for the first layer.
   for (size_t j = L; j-- > 0;) {
     const TrainLayer& l = layers_[j];
@@ -140,6 +220,127 @@ double TrainStepCore<T>::run(const T* x, int64_t m, const TrainLossCall<T>& loss
   }
   update(optim, n_optim);
   return total;
+}
+
+// A two-layer step in one OpenMP region with the hidden features split over the threads (the
+// first layer by output features, the second by input features): each thread keeps its block of
+// both weight matrices, their gradients and optimizer state in its own cache, and the only
+// exchange is one barrier after the second layer's partial products (m x c each), which every
+// thread sums in the same order and then runs the loss on all rows itself. Threads beyond the
+// team OpenMP grants take the blocks round-robin.
+template <class T>
+double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall<T>& loss,
+                                      const TrainParams<T>* params,
+                                      const TrainOptimCall<T>* optim, int64_t n_optim, int nt,
+                                      int64_t per) {
+  const auto& k = kernels().get<T>();
+  const TrainLayer& l0 = layers_[0];
+  const TrainLayer& l1 = layers_[1];
+  const int64_t k0 = l0.in, h = l0.out, c = l1.out;
+  // Workspaces: per block 4 (m, per) and 5 (m, c) buffers, sized for the capacity.
+  const int64_t rows = std::max(cap_, m);
+  const int64_t max_per = round16((h + 1) / 2);  // the widest block of any team of >= 2
+  if (static_cast<int>(split_ws_.size()) < nt || split_rows_ < rows || split_per_ < max_per) {
+    split_ws_.clear();
+    for (int b = 0; b < std::max(nt, 2); ++b)
+      split_ws_.push_back(alloc(4 * round16(rows * max_per) + 5 * round16(rows * c)));
+    split_rows_ = rows;
+    split_per_ = max_per;
+  }
+  const int64_t bs = round16(rows * max_per), cs = round16(rows * c);
+  const auto h1 = [&](int b) { return split_ws_[b].get(); };  // (m, w) block outputs
+  const auto pre1 = [&](int b) { return split_ws_[b].get() + bs; };
+  const auto gh = [&](int b) { return split_ws_[b].get() + 2 * bs; };
+  const auto gz1 = [&](int b) { return split_ws_[b].get() + 3 * bs; };
+  const auto part = [&](int b) { return split_ws_[b].get() + 4 * bs; };  // (m, c)
+  const auto out2 = [&](int b) { return split_ws_[b].get() + 4 * bs + cs; };
+  const auto pre2 = [&](int b) { return split_ws_[b].get() + 4 * bs + 2 * cs; };
+  const auto g2 = [&](int b) { return split_ws_[b].get() + 4 * bs + 3 * cs; };
+  const auto gz2 = [&](int b) { return split_ws_[b].get() + 4 * bs + 4 * cs; };
+  const auto block = [&](int b, int64_t& a0, int64_t& w) {
+    a0 = std::min(h, b * per);
+    w = std::min(h, a0 + per) - a0;
+  };
+  const bool epi2 = params[1].b != nullptr || l1.act != Act::identity || !from_y_[1];
+  double loss_sum = 0.0;
+  blas::set_threads(1);
+  note_pool_started();
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = omp_get_thread_num(), tn = omp_get_num_threads();
+    for (int b = tid; b < nt; b += tn) {
+      int64_t a0, w;
+      block(b, a0, w);
+      if (w <= 0) continue;
+      linear_forward_raw<T>(x, params[0].w + a0 * k0, params[0].b ? params[0].b + a0 : nullptr,
+                            h1(b), from_y_[0] ? nullptr : pre1(b), m, k0, w, l0.act, l0.p);
+      matmul_raw<T>(false, true, m, c, w, h1(b), w, params[1].w + a0, h, part(b), c, false);
+    }
+#pragma omp barrier
+    // Every thread: z2 = sum of the partial products (block order), epilogue, loss, gradient.
+    T* z2 = from_y_[1] ? out2(tid) : pre2(tid);
+    bool first = true;
+    for (int b = 0; b < nt; ++b) {
+      int64_t a0, w;
+      block(b, a0, w);
+      if (w <= 0) continue;
+      const T* pb = part(b);
+      if (first) {
+        for (int64_t i = 0; i < m * c; ++i) z2[i] = pb[i];
+      } else {
+        for (int64_t i = 0; i < m * c; ++i) z2[i] += pb[i];
+      }
+      first = false;
+    }
+    if (epi2)
+      k.linear.epilogue[static_cast<int>(l1.act)](z2, params[1].b,
+                                                   from_y_[1] ? nullptr : pre2(tid), out2(tid),
+                                                   m, c, l1.p);
+    const double ls = loss_rows(loss, out2(tid), 0, m, g2(tid));
+    if (tid == 0) loss_sum = ls;
+    const T* gz = g2(tid);
+    T* gb2 = tid == 0 ? params[1].gb : nullptr;
+    if (l1.act != Act::identity) {
+      k.linear.backward_prep[static_cast<int>(l1.act)](
+          g2(tid), from_y_[1] ? out2(tid) : pre2(tid), from_y_[1], gz2(tid), gb2, false, m, c,
+          l1.p);
+      gz = gz2(tid);
+    } else if (gb2 != nullptr) {
+      k.linear.backward_prep[static_cast<int>(Act::identity)](g2(tid), nullptr, false, nullptr,
+                                                              gb2, false, m, c, l1.p);
+    }
+    for (int b = tid; b < nt; b += tn) {
+      int64_t a0, w;
+      block(b, a0, w);
+      if (w <= 0) continue;
+      // Output layer, columns [a0, a0 + w): weight gradient, then the hidden block's gradient.
+      matmul_raw<T>(true, false, c, w, m, gz, c, h1(b), w, params[1].gw + a0, h, false);
+      matmul_raw<T>(false, false, m, w, c, gz, c, params[1].w + a0, h, gh(b), w, false);
+      linear_backward_raw<T>(gh(b), x, params[0].w + a0 * k0, from_y_[0] ? h1(b) : pre1(b),
+                             from_y_[0], m, k0, w, l0.act, l0.p, nullptr,
+                             params[0].gw + a0 * k0, params[0].gb ? params[0].gb + a0 : nullptr,
+                             false, gz1(b));
+      for (int64_t i = 0; i < n_optim; ++i) {
+        const size_t at = static_cast<size_t>(b * n_optim + i);
+        if (split_cnt_[at] == 0) continue;
+        const OptimTensor<T>* ts = split_slices_.data() + split_off_[at];
+        if (optim[i].kind == 1)
+          k.optim.adam(ts, split_cnt_[at], optim[i].h);
+        else
+          k.optim.sgd(ts, split_cnt_[at], optim[i].h);
+      }
+    }
+  }
+  for (int64_t i = 0; i < n_optim; ++i) {
+    const size_t at = static_cast<size_t>(nt * n_optim + i);
+    if (split_cnt_[at] == 0) continue;
+    const OptimTensor<T>* ts = split_slices_.data() + split_off_[at];
+    if (optim[i].kind == 1)
+      k.optim.adam(ts, split_cnt_[at], optim[i].h);
+    else
+      k.optim.sgd(ts, split_cnt_[at], optim[i].h);
+  }
+  return loss_sum;
 }
 
 // The whole step in one OpenMP region: small and mid-size steps are too short for a fork/join per
@@ -186,7 +387,7 @@ double TrainStepCore<T>::run_parallel(const T* x, int64_t m, const TrainLossCall
     }
     T* g = grad_a_.get();
     T* g_other = grad_b_.get();
-    if (mr > 0) partial[tid] = loss_rows(loss, r0, r1, g);
+    if (mr > 0) partial[tid] = loss_rows(loss, act_[L - 1].get(), r0, r1, g);
     for (int64_t j = L - 1; j >= 0; --j) {
       const TrainLayer& l = layers_[j];
       const T* xin = j == 0 ? x : act_[j - 1].get();

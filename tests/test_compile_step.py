@@ -448,3 +448,91 @@ def test_larger_shapes_threaded(threads):
         x, y = data(rng, dtype, 300, 256, 10, "ce")
         assert step(x, y) == pytest.approx(module_step(m1, crit, o1, x, y), rel=1e-5)
     assert_same_params(m1, m2, dtype)
+
+
+FEATURE_ARCHS = {
+    # hidden width 64 in blocks of 32: the tiny-step shape (batch 64, 100 -> 64 -> 10)
+    "relu64": lambda dt: nn.Sequential(
+        nn.Linear(100, 64, dtype=dt), nn.ReLU(), nn.Linear(64, 10, dtype=dt)
+    ),
+    # 40 = a block of 32 and one of 8; output activation with bias: the epilogue and its backward
+    "tanh40_sigmoid": lambda dt: nn.Sequential(
+        nn.Linear(100, 40, dtype=dt), nn.Tanh(), nn.Linear(40, 10, dtype=dt), nn.Sigmoid()
+    ),
+    # no biases, a pre-activation backward (GELU), 3 blocks of 16 with 3 threads
+    "gelu48_nobias": lambda dt: nn.Sequential(
+        nn.Linear(100, 48, bias=False, dtype=dt),
+        nn.GELU(),
+        nn.Linear(48, 10, bias=False, dtype=dt),
+    ),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("opt", ["adam_ams", "adamw", "sgd_mom", "sgd"])
+@pytest.mark.parametrize("arch", list(FEATURE_ARCHS))
+def test_feature_split_step(arch, opt, dtype, threads):
+    """Two-layer steps split by hidden features over 2 or 3 threads give the module path's
+    parameters, gradients and optimizer state, and the one-thread step's."""
+    results = []
+    for nt in (1, 2, 3):
+        fastnn.set_num_threads(nt)
+        fastnn.manual_seed(3)
+        m1 = FEATURE_ARCHS[arch](dtype)
+        m2 = copy.deepcopy(m1)
+        o1, o2 = OPTS[opt](m1.parameters()), OPTS[opt](m2.parameters())
+        loss = "mse" if arch == "tanh40_sigmoid" else "ce"
+        crit = nn.MSELoss() if loss == "mse" else nn.CrossEntropyLoss()
+        step = nn.compile_step(m2, crit, o2)
+        assert step._step_path(64) == ("layers" if nt == 1 else "features")
+        assert step._parallel_path(64) == (nt > 1)
+        rng = np.random.default_rng(7)
+        for n in (64, 5, 64, 37):
+            x, y = data(rng, dtype, n, 100, 10, loss)
+            l1 = module_step(m1, crit, o1, x, y)
+            assert step(x, y) == pytest.approx(l1, rel=TOL[dtype], abs=TOL[dtype])
+        assert_same_params(m1, m2, dtype)
+        for p1, p2 in zip(m1.parameters(), m2.parameters()):
+            s1, s2 = o1.state.get(p1, {}), o2.state.get(p2, {})
+            assert s1.keys() == s2.keys()
+            for k in s1:
+                np.testing.assert_allclose(
+                    np.asarray(s2[k]), np.asarray(s1[k]), rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10
+                )
+        results.append([p.data.copy() for p in m2.parameters()])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(b, a, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+def test_feature_split_with_grad_hook(threads):
+    """With a gradient hook the split step stops before the update; the hook sees the module
+    path's gradients and the update after it gives the module path's parameters."""
+    fastnn.set_num_threads(2)
+    m1, m2 = FEATURE_ARCHS["relu64"](np.float32), None
+    m2 = copy.deepcopy(m1)
+    o1, o2 = OPTS["adam"](m1.parameters()), OPTS["adam"](m2.parameters())
+    crit = nn.CrossEntropyLoss()
+    seen = []
+    step = nn.compile_step(m2, crit, o2, grad_hook=lambda: seen.append(m2[2].bias.grad.copy()))
+    assert step._step_path(64) == "features"
+    rng = np.random.default_rng(9)
+    for _ in range(3):
+        x, y = data(rng, np.float32, 64, 100, 10, "ce")
+        module_step(m1, crit, o1, x, y)
+        step(x, y)
+        np.testing.assert_allclose(seen[-1], m1[2].bias.grad, rtol=1e-5, atol=1e-7)
+    assert_same_params(m1, m2, np.float32)
+
+
+def test_feature_split_not_for_other_shapes(threads):
+    fastnn.set_num_threads(2)
+    crit = nn.CrossEntropyLoss()
+    narrow = nn.Sequential(nn.Linear(100, 24), nn.ReLU(), nn.Linear(24, 10))  # < 2 blocks of 16
+    deep = nn.Sequential(
+        nn.Linear(100, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)
+    )
+    tiny = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2))  # below the flop floor
+    for model, path in ((narrow, "layers"), (deep, "layers"), (tiny, "layers")):
+        step = nn.compile_step(model, crit, optim.Adam(model.parameters()))
+        assert step._step_path(64) == path

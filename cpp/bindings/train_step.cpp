@@ -226,8 +226,10 @@ class TrainStep {
     return dtype_ == DType::f32 ? c32_->reallocations() : c64_->reallocations();
   }
   int64_t capacity() const { return dtype_ == DType::f32 ? c32_->capacity() : c64_->capacity(); }
-  bool parallel_path(int64_t m) const {
-    return dtype_ == DType::f32 ? c32_->parallel_for_rows(m) : c64_->parallel_for_rows(m);
+  bool parallel_path(int64_t m) const { return step_path(m) != "layers"; }
+  std::string step_path(int64_t m) const {
+    const StepPath p = dtype_ == DType::f32 ? c32_->path(m) : c64_->path(m);
+    return p == StepPath::features ? "features" : (p == StepPath::rows ? "rows" : "layers");
   }
   void reserve(int64_t m) {
     if (m < 0) throw py::value_error("batch size must be >= 0");
@@ -739,6 +741,8 @@ optimizer.state is updated exactly as optimizer.step() would.)doc")
       .def("__call__", &TrainStep::call, py::arg("x"), py::arg("y"), "step(x, y) -> loss (float)")
       .def("_parallel_path", &TrainStep::parallel_path, py::arg("batch"),
            "Whether a step of `batch` rows runs in one parallel region (tests).")
+      .def("_step_path", &TrainStep::step_path, py::arg("batch"),
+           "How a step of `batch` rows runs: 'layers', 'rows' or 'features' (tests).")
       .def("reserve", &TrainStep::reserve, py::arg("batch"),
            "Grow the workspaces to hold `batch` rows now (no allocation in later steps).")
       .def_property_readonly("reallocations", &TrainStep::reallocations,

@@ -22,6 +22,17 @@ struct TrainLayer {
 // Rows per thread, and flops per step (products only), below which a step runs on one thread.
 inline constexpr int64_t kStepMinRows = 16;
 inline constexpr double kStepParallelFlops = 8.0e6;
+// Two-layer steps from this many flops up to kStepParallelFlops split the hidden features over
+// the threads instead (run_features), in blocks of at least kSplitMinFeatures; the output layer
+// may have at most kSplitMaxOutputs features (each thread updates its column block of it).
+inline constexpr double kStepSplitFlops = 1.0e6;
+inline constexpr int64_t kSplitMinFeatures = 16;
+inline constexpr int64_t kSplitMaxOutputs = 256;
+
+// How run() executes a step of m rows: layer by layer (products may use the OpenMP pool or BLAS
+// threads), rows split over threads in one parallel region, or hidden features split over threads
+// in one parallel region.
+enum class StepPath : int { layers, rows, features };
 
 enum class TrainLoss : int { cross_entropy, mse, bce_logits };
 
@@ -82,6 +93,9 @@ class TrainStepCore {
   void update(const TrainOptimCall<T>* optim, int64_t n_optim);
   // True when run(m rows) takes the one-region path (run_parallel).
   bool parallel_for_rows(int64_t m) const;
+  // The path run(m rows) takes (features also needs a loss without per-sample outputs and
+  // optimizer calls that hold only the two layers' parameters; otherwise rows or layers).
+  StepPath path(int64_t m) const;
 
  private:
   struct Free {
@@ -89,7 +103,13 @@ class TrainStepCore {
   };
   using Buf = std::unique_ptr<T[], Free>;
   static Buf alloc(int64_t n);
-  double loss_rows(const TrainLossCall<T>& loss, int64_t r0, int64_t r1, T* g) const;
+  double loss_rows(const TrainLossCall<T>& loss, const T* out, int64_t r0, int64_t r1, T* g) const;
+  bool split_features(int64_t m) const;
+  bool plan_features(int nt, int64_t per, const TrainParams<T>* params,
+                     const TrainOptimCall<T>* optim, int64_t n_optim);
+  double run_features(const T* x, int64_t m, const TrainLossCall<T>& loss,
+                      const TrainParams<T>* params, const TrainOptimCall<T>* optim,
+                      int64_t n_optim, int nt, int64_t per);
   double run_parallel(const T* x, int64_t m, const TrainLossCall<T>& loss,
                       const TrainParams<T>* params, const TrainOptimCall<T>* optim,
                       int64_t n_optim);
@@ -101,6 +121,13 @@ class TrainStepCore {
   Buf grad_a_, grad_b_, scratch_, scratch2_;
   std::vector<OptimTensor<T>> slices_;  // per-thread parts of the optimizer calls (run_parallel)
   std::unique_ptr<int64_t[]> labels_;
+  // run_features: one workspace per feature block (sized for split_rows_ rows, split_per_
+  // features), and the optimizer slices of each (block, call) at split_off_[b * n_optim + i]
+  // (count split_cnt_[...]); block == nblocks holds what runs after the region (output bias).
+  std::vector<Buf> split_ws_;
+  int64_t split_rows_ = 0, split_per_ = 0;
+  std::vector<OptimTensor<T>> split_slices_;
+  std::vector<int64_t> split_off_, split_cnt_;
 };
 
 }  // namespace fastnn
