@@ -66,6 +66,8 @@ class TrainStep:
         """step(x, y) -> loss (float)"""
     def _parallel_path(self, batch: int) -> bool:
         """Whether a step of `batch` rows runs in one parallel region (tests)."""
+    def _step_path(self, batch: int) -> str:
+        """How a step of `batch` rows runs: 'layers', 'rows' or 'features' (tests)."""
     @property
     def capacity(self) -> int:
         """Rows the workspaces hold (the largest batch so far, or more)."""
