@@ -262,7 +262,7 @@ double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall
     w = std::min(h, a0 + per) - a0;
   };
   const bool epi2 = params[1].b != nullptr || l1.act != Act::identity || !from_y_[1];
-  double loss_sum = 0.0;
+  double partial[kMaxSplitThreads] = {};
   blas::set_threads(1);
   note_pool_started();
 #pragma omp parallel num_threads(nt)
@@ -277,38 +277,41 @@ double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall
       matmul_raw<T>(false, true, m, c, w, h1(b), w, params[1].w + a0, h, part(b), c, false);
     }
 #pragma omp barrier
-    // Every thread: z2 = sum of the partial products (block order), epilogue, loss, gradient.
-    T* z2 = from_y_[1] ? out2(tid) : pre2(tid);
-    bool first = true;
-    for (int b = 0; b < nt; ++b) {
-      int64_t a0, w;
-      block(b, a0, w);
-      if (w <= 0) continue;
-      const T* pb = part(b);
-      if (first) {
-        for (int64_t i = 0; i < m * c; ++i) z2[i] = pb[i];
-      } else {
-        for (int64_t i = 0; i < m * c; ++i) z2[i] += pb[i];
+    // Rows [r0, r1) of this thread: z2 = the partial products summed in block order, the
+    // epilogue, the loss and its gradient, into block 0's (shared) buffers.
+    const int64_t rper = (m + tn - 1) / tn;
+    const int64_t r0 = std::min<int64_t>(m, tid * rper), r1 = std::min<int64_t>(m, r0 + rper);
+    T* const o2 = out2(0);
+    T* const p2 = from_y_[1] ? o2 : pre2(0);
+    if (r0 < r1) {
+      bool first = true;
+      for (int b = 0; b < nt; ++b) {
+        int64_t a0, w;
+        block(b, a0, w);
+        if (w <= 0) continue;
+        const T* pb = part(b);
+        if (first) {
+          for (int64_t i = r0 * c; i < r1 * c; ++i) p2[i] = pb[i];
+        } else {
+          for (int64_t i = r0 * c; i < r1 * c; ++i) p2[i] += pb[i];
+        }
+        first = false;
       }
-      first = false;
+      if (epi2)
+        k.linear.epilogue[static_cast<int>(l1.act)](p2 + r0 * c, params[1].b,
+                                                     from_y_[1] ? nullptr : p2 + r0 * c,
+                                                     o2 + r0 * c, r1 - r0, c, l1.p);
+      partial[tid] = loss_rows(loss, o2, r0, r1, g2(0));
+      if (l1.act != Act::identity)
+        k.linear.backward_prep[static_cast<int>(l1.act)](
+            g2(0) + r0 * c, (from_y_[1] ? o2 : p2) + r0 * c, from_y_[1], gz2(0) + r0 * c,
+            nullptr, false, r1 - r0, c, l1.p);
     }
-    if (epi2)
-      k.linear.epilogue[static_cast<int>(l1.act)](z2, params[1].b,
-                                                   from_y_[1] ? nullptr : pre2(tid), out2(tid),
-                                                   m, c, l1.p);
-    const double ls = loss_rows(loss, out2(tid), 0, m, g2(tid));
-    if (tid == 0) loss_sum = ls;
-    const T* gz = g2(tid);
-    T* gb2 = tid == 0 ? params[1].gb : nullptr;
-    if (l1.act != Act::identity) {
-      k.linear.backward_prep[static_cast<int>(l1.act)](
-          g2(tid), from_y_[1] ? out2(tid) : pre2(tid), from_y_[1], gz2(tid), gb2, false, m, c,
-          l1.p);
-      gz = gz2(tid);
-    } else if (gb2 != nullptr) {
-      k.linear.backward_prep[static_cast<int>(Act::identity)](g2(tid), nullptr, false, nullptr,
-                                                              gb2, false, m, c, l1.p);
-    }
+#pragma omp barrier
+    const T* gz = l1.act != Act::identity ? gz2(0) : g2(0);
+    if (tid == 0 && params[1].gb != nullptr)  // column sums over all rows, in row order
+      k.linear.backward_prep[static_cast<int>(Act::identity)](gz, nullptr, false, nullptr,
+                                                              params[1].gb, false, m, c, l1.p);
     for (int b = tid; b < nt; b += tn) {
       int64_t a0, w;
       block(b, a0, w);
@@ -340,7 +343,9 @@ double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall
     else
       k.optim.sgd(ts, split_cnt_[at], optim[i].h);
   }
-  return loss_sum;
+  double total = 0.0;
+  for (int t = 0; t < nt; ++t) total += partial[t];
+  return total;
 }
 
 // The whole step in one OpenMP region: small and mid-size steps are too short for a fork/join per
