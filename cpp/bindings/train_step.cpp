@@ -464,9 +464,13 @@ class TrainStep {
         if (cur == -1 && PyErr_Occurred()) throw py::error_already_set();
         if (cur < 0) throw py::value_error("optimizer.state step must be >= 0");
         pending_step_[i] = cur + 1;
+        // Parameters of a group usually share the step: the three pow calls once per step.
         const double t = static_cast<double>(cur + 1);
-        c0_[i] = -(h.lr / (1.0 - std::pow(h.beta1, t)));
-        c1_[i] = std::pow(1.0 - std::pow(h.beta2, t), 0.5);
+        if (!(bc_.t == t && bc_.lr == h.lr && bc_.b1 == h.beta1 && bc_.b2 == h.beta2))
+          bc_ = {t, h.lr, h.beta1, h.beta2, -(h.lr / (1.0 - std::pow(h.beta1, t))),
+                 std::pow(1.0 - std::pow(h.beta2, t), 0.5)};
+        c0_[i] = bc_.c0;
+        c1_[i] = bc_.c1;
       } else if (h.momentum != 0.0) {
         PyObject* buf =
             (st != nullptr && PyDict_Check(st)) ? get(st, keys_.momentum_buffer) : nullptr;
@@ -700,6 +704,9 @@ class TrainStep {
   std::vector<long long> pending_step_;
   std::vector<bool> first_;
   std::vector<double> c0_, c1_;
+  struct BiasCorrection {
+    double t = -1.0, lr = 0.0, b1 = 0.0, b2 = 0.0, c0 = 0.0, c1 = 0.0;
+  } bc_;  // the last Adam step factors (c0, c1) and what they were computed from
   std::vector<bool> layer_bias_;
   size_t n_layers_ = 0;
   int64_t in_features_ = 0, out_features_ = 0;
