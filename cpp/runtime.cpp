@@ -30,9 +30,9 @@ struct RegisterForkHandler {
 
 int num_threads() {
   if (g_forked_child.load(std::memory_order_relaxed)) return 1;
-  // Inside a parallel region (the fused training step gives each thread its own slab of work)
-  // every kernel runs on the calling thread.
-  if (omp_in_parallel()) return 1;
+  // Inside a parallel region, even a team of one (the fused training step gives each thread its
+  // own share of the work), every kernel runs on the calling thread.
+  if (omp_get_level() > 0) return 1;
   int n = g_threads.load(std::memory_order_relaxed);
   if (n <= 0) {
     n = omp_get_max_threads();

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <new>
 #include <type_traits>
 
@@ -190,8 +191,17 @@ double TrainStepCore<T>::run(const T* x, int64_t m, const TrainLossCall<T>& loss
     const int nt = static_cast<int>(std::min<int64_t>(
         {num_threads(), (h + kSplitMinFeatures - 1) / kSplitMinFeatures, kMaxSplitThreads}));
     const int64_t per = round16((h + nt - 1) / nt);
-    if (plan_features(nt, per, params, optim, n_optim))
-      return run_features(x, m, loss, params, optim, n_optim, nt, per);
+    if (plan_features(nt, per, params, optim, n_optim)) {
+      const bool team = tuner_.use_team();
+      const auto t0 = std::chrono::steady_clock::now();
+      const double total = run_features(x, m, loss, params, optim, n_optim, nt, per, team ? nt : 1);
+      const double ns =
+          std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+      double work = 0.0;
+      for (const TrainLayer& l : layers_) work += 6.0 * double(m) * double(l.in) * double(l.out);
+      tuner_.record(team, ns, work);
+      return total;
+    }
   }
   if (parallel_for_rows(m)) return run_parallel(x, m, loss, params, optim, n_optim);
   const auto& k = kernels().get<T>();
@@ -230,9 +240,8 @@ double TrainStepCore<T>::run(const T* x, int64_t m, const TrainLossCall<T>& loss
 // team OpenMP grants take the blocks round-robin.
 template <class T>
 double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall<T>& loss,
-                                      const TrainParams<T>* params,
-                                      const TrainOptimCall<T>* optim, int64_t n_optim, int nt,
-                                      int64_t per) {
+                                      const TrainParams<T>* params, const TrainOptimCall<T>* optim,
+                                      int64_t n_optim, int nt, int64_t per, int team) {
   const auto& k = kernels().get<T>();
   const TrainLayer& l0 = layers_[0];
   const TrainLayer& l1 = layers_[1];
@@ -265,7 +274,7 @@ double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall
   double partial[kMaxSplitThreads] = {};
   blas::set_threads(1);
   note_pool_started();
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(team)
   {
     const int tid = omp_get_thread_num(), tn = omp_get_num_threads();
     for (int b = tid; b < nt; b += tn) {
@@ -277,13 +286,14 @@ double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall
       matmul_raw<T>(false, true, m, c, w, h1(b), w, params[1].w + a0, h, part(b), c, false);
     }
 #pragma omp barrier
-    // Rows [r0, r1) of this thread: z2 = the partial products summed in block order, the
+    // Row task q of nt, [q * rper, ...): z2 = the partial products summed in block order, the
     // epilogue, the loss and its gradient, into block 0's (shared) buffers.
-    const int64_t rper = (m + tn - 1) / tn;
-    const int64_t r0 = std::min<int64_t>(m, tid * rper), r1 = std::min<int64_t>(m, r0 + rper);
+    const int64_t rper = (m + nt - 1) / nt;
     T* const o2 = out2(0);
     T* const p2 = from_y_[1] ? o2 : pre2(0);
-    if (r0 < r1) {
+    for (int q = tid; q < nt; q += tn) {
+      const int64_t r0 = std::min<int64_t>(m, q * rper), r1 = std::min<int64_t>(m, r0 + rper);
+      if (r0 >= r1) continue;
       bool first = true;
       for (int b = 0; b < nt; ++b) {
         int64_t a0, w;
@@ -299,13 +309,13 @@ double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall
       }
       if (epi2)
         k.linear.epilogue[static_cast<int>(l1.act)](p2 + r0 * c, params[1].b,
-                                                     from_y_[1] ? nullptr : p2 + r0 * c,
-                                                     o2 + r0 * c, r1 - r0, c, l1.p);
-      partial[tid] = loss_rows(loss, o2, r0, r1, g2(0));
+                                                    from_y_[1] ? nullptr : p2 + r0 * c, o2 + r0 * c,
+                                                    r1 - r0, c, l1.p);
+      partial[q] = loss_rows(loss, o2, r0, r1, g2(0));
       if (l1.act != Act::identity)
         k.linear.backward_prep[static_cast<int>(l1.act)](
-            g2(0) + r0 * c, (from_y_[1] ? o2 : p2) + r0 * c, from_y_[1], gz2(0) + r0 * c,
-            nullptr, false, r1 - r0, c, l1.p);
+            g2(0) + r0 * c, (from_y_[1] ? o2 : p2) + r0 * c, from_y_[1], gz2(0) + r0 * c, nullptr,
+            false, r1 - r0, c, l1.p);
     }
 #pragma omp barrier
     const T* gz = l1.act != Act::identity ? gz2(0) : g2(0);
@@ -320,9 +330,8 @@ double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall
       matmul_raw<T>(true, false, c, w, m, gz, c, h1(b), w, params[1].gw + a0, h, false);
       matmul_raw<T>(false, false, m, w, c, gz, c, params[1].w + a0, h, gh(b), w, false);
       linear_backward_raw<T>(gh(b), x, params[0].w + a0 * k0, from_y_[0] ? h1(b) : pre1(b),
-                             from_y_[0], m, k0, w, l0.act, l0.p, nullptr,
-                             params[0].gw + a0 * k0, params[0].gb ? params[0].gb + a0 : nullptr,
-                             false, gz1(b));
+                             from_y_[0], m, k0, w, l0.act, l0.p, nullptr, params[0].gw + a0 * k0,
+                             params[0].gb ? params[0].gb + a0 : nullptr, false, gz1(b));
       for (int64_t i = 0; i < n_optim; ++i) {
         const size_t at = static_cast<size_t>(b * n_optim + i);
         if (split_cnt_[at] == 0) continue;

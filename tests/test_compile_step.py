@@ -536,3 +536,31 @@ def test_feature_split_not_for_other_shapes(threads):
     for model, path in ((narrow, "layers"), (deep, "layers"), (tiny, "layers")):
         step = nn.compile_step(model, crit, optim.Adam(model.parameters()))
         assert step._step_path(64) == path
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("arch", list(FEATURE_ARCHS))
+def test_feature_split_team_choice_is_invisible(arch, dtype, threads):
+    """The features path runs on its team or on one thread (chosen from step timings); both give
+    bitwise the same parameters and losses, so the choice never changes a result."""
+    runs = []
+    for mode in (0, 1, -1):
+        fastnn.set_num_threads(2)
+        fastnn.manual_seed(4)
+        m = FEATURE_ARCHS[arch](dtype)
+        o = OPTS["adam_ams"](m.parameters())
+        loss = "mse" if arch == "tanh40_sigmoid" else "ce"
+        step = nn.compile_step(m, nn.MSELoss() if loss == "mse" else nn.CrossEntropyLoss(), o)
+        step._force_team(mode)
+        rng = np.random.default_rng(8)
+        losses = []
+        for n in (64, 37, 64, 33) * 12:  # past the tuner's first windows
+            x, y = data(rng, dtype, n, 100, 10, loss)
+            losses.append(step(x, y))
+        runs.append((losses, [p.data.copy() for p in m.parameters()]))
+    for losses, ps in runs[1:]:
+        assert losses == runs[0][0]
+        for a, b in zip(runs[0][1], ps):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="mode"):
+        step._force_team(2)

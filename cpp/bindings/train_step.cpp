@@ -227,6 +227,13 @@ class TrainStep {
   }
   int64_t capacity() const { return dtype_ == DType::f32 ? c32_->capacity() : c64_->capacity(); }
   bool parallel_path(int64_t m) const { return step_path(m) != "layers"; }
+  void force_team(int mode) {
+    if (mode < -1 || mode > 1) throw py::value_error("mode must be -1, 0 or 1");
+    if (dtype_ == DType::f32)
+      c32_->force_team(mode);
+    else
+      c64_->force_team(mode);
+  }
   std::string step_path(int64_t m) const {
     const StepPath p = dtype_ == DType::f32 ? c32_->path(m) : c64_->path(m);
     return p == StepPath::features ? "features" : (p == StepPath::rows ? "rows" : "layers");
@@ -467,7 +474,11 @@ class TrainStep {
         // Parameters of a group usually share the step: the three pow calls once per step.
         const double t = static_cast<double>(cur + 1);
         if (!(bc_.t == t && bc_.lr == h.lr && bc_.b1 == h.beta1 && bc_.b2 == h.beta2))
-          bc_ = {t, h.lr, h.beta1, h.beta2, -(h.lr / (1.0 - std::pow(h.beta1, t))),
+          bc_ = {t,
+                 h.lr,
+                 h.beta1,
+                 h.beta2,
+                 -(h.lr / (1.0 - std::pow(h.beta1, t))),
                  std::pow(1.0 - std::pow(h.beta2, t), 0.5)};
         c0_[i] = bc_.c0;
         c1_[i] = bc_.c1;
@@ -748,6 +759,8 @@ optimizer.state is updated exactly as optimizer.step() would.)doc")
       .def("__call__", &TrainStep::call, py::arg("x"), py::arg("y"), "step(x, y) -> loss (float)")
       .def("_parallel_path", &TrainStep::parallel_path, py::arg("batch"),
            "Whether a step of `batch` rows runs in one parallel region (tests).")
+      .def("_force_team", &TrainStep::force_team, py::arg("mode"),
+           "Features path: -1 chooses by timing, 0 runs it on one thread, 1 on the team (tests).")
       .def("_step_path", &TrainStep::step_path, py::arg("batch"),
            "How a step of `batch` rows runs: 'layers', 'rows' or 'features' (tests).")
       .def("reserve", &TrainStep::reserve, py::arg("batch"),

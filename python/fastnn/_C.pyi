@@ -64,6 +64,8 @@ class TrainStep:
     ) -> None: ...
     def __call__(self, x: ArrayLike, y: ArrayLike) -> float:
         """step(x, y) -> loss (float)"""
+    def _force_team(self, mode: int) -> None:
+        """Features path: -1 chooses by timing, 0 runs it on one thread, 1 on the team (tests)."""
     def _parallel_path(self, batch: int) -> bool:
         """Whether a step of `batch` rows runs in one parallel region (tests)."""
     def _step_path(self, batch: int) -> str:

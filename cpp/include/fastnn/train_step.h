@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fastnn/kernel_table.h"
+#include "fastnn/team_tuner.h"
 
 namespace fastnn {
 
@@ -96,6 +97,8 @@ class TrainStepCore {
   // The path run(m rows) takes (features also needs a loss without per-sample outputs and
   // optimizer calls that hold only the two layers' parameters; otherwise rows or layers).
   StepPath path(int64_t m) const;
+  // The features path's choice between its team and one thread (TeamTuner::force; tests).
+  void force_team(int mode) { tuner_.force(mode); }
 
  private:
   struct Free {
@@ -108,8 +111,8 @@ class TrainStepCore {
   bool plan_features(int nt, int64_t per, const TrainParams<T>* params,
                      const TrainOptimCall<T>* optim, int64_t n_optim);
   double run_features(const T* x, int64_t m, const TrainLossCall<T>& loss,
-                      const TrainParams<T>* params, const TrainOptimCall<T>* optim,
-                      int64_t n_optim, int nt, int64_t per);
+                      const TrainParams<T>* params, const TrainOptimCall<T>* optim, int64_t n_optim,
+                      int nt, int64_t per, int team);
   double run_parallel(const T* x, int64_t m, const TrainLossCall<T>& loss,
                       const TrainParams<T>* params, const TrainOptimCall<T>* optim,
                       int64_t n_optim);
@@ -128,6 +131,7 @@ class TrainStepCore {
   int64_t split_rows_ = 0, split_per_ = 0;
   std::vector<OptimTensor<T>> split_slices_;
   std::vector<int64_t> split_off_, split_cnt_;
+  TeamTuner tuner_;
 };
 
 }  // namespace fastnn
