@@ -270,6 +270,18 @@ double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall
     a0 = std::min(h, b * per);
     w = std::min(h, a0 + per) - a0;
   };
+  // The optimizer calls' slices of block b (b == nt: what runs after the region).
+  const auto update_block = [&](int b) {
+    for (int64_t i = 0; i < n_optim; ++i) {
+      const size_t at = static_cast<size_t>(b * n_optim + i);
+      if (split_cnt_[at] == 0) continue;
+      const OptimTensor<T>* ts = split_slices_.data() + split_off_[at];
+      if (optim[i].kind == 1)
+        k.optim.adam(ts, split_cnt_[at], optim[i].h);
+      else
+        k.optim.sgd(ts, split_cnt_[at], optim[i].h);
+    }
+  };
   const bool epi2 = params[1].b != nullptr || l1.act != Act::identity || !from_y_[1];
   double partial[kMaxSplitThreads] = {};
   blas::set_threads(1);
@@ -332,26 +344,10 @@ double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall
       linear_backward_raw<T>(gh(b), x, params[0].w + a0 * k0, from_y_[0] ? h1(b) : pre1(b),
                              from_y_[0], m, k0, w, l0.act, l0.p, nullptr, params[0].gw + a0 * k0,
                              params[0].gb ? params[0].gb + a0 : nullptr, false, gz1(b));
-      for (int64_t i = 0; i < n_optim; ++i) {
-        const size_t at = static_cast<size_t>(b * n_optim + i);
-        if (split_cnt_[at] == 0) continue;
-        const OptimTensor<T>* ts = split_slices_.data() + split_off_[at];
-        if (optim[i].kind == 1)
-          k.optim.adam(ts, split_cnt_[at], optim[i].h);
-        else
-          k.optim.sgd(ts, split_cnt_[at], optim[i].h);
-      }
+      update_block(b);
     }
   }
-  for (int64_t i = 0; i < n_optim; ++i) {
-    const size_t at = static_cast<size_t>(nt * n_optim + i);
-    if (split_cnt_[at] == 0) continue;
-    const OptimTensor<T>* ts = split_slices_.data() + split_off_[at];
-    if (optim[i].kind == 1)
-      k.optim.adam(ts, split_cnt_[at], optim[i].h);
-    else
-      k.optim.sgd(ts, split_cnt_[at], optim[i].h);
-  }
+  update_block(nt);
   double total = 0.0;
   for (int t = 0; t < nt; ++t) total += partial[t];
   return total;

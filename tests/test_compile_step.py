@@ -30,6 +30,16 @@ def assert_same_params(m1, m2, dtype, grads=True):
             np.testing.assert_allclose(p2.grad, p1.grad, rtol=tol, atol=tol * gs, err_msg=n)
 
 
+def assert_same_state(m1, m2, o1, o2, dtype):
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        s1, s2 = o1.state.get(p1, {}), o2.state.get(p2, {})
+        assert s1.keys() == s2.keys()
+        for k in s1:
+            np.testing.assert_allclose(
+                np.asarray(s2[k]), np.asarray(s1[k]), rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10
+            )
+
+
 def data(rng, dtype, n, d, c, loss, flat_shape=None):
     x = rng.standard_normal((n, d) if flat_shape is None else (n, *flat_shape)).astype(dtype)
     if loss == "ce":
@@ -108,13 +118,7 @@ def test_matches_module_path(arch, opt, dtype, loss):
         assert isinstance(l2, float)
         assert l2 == pytest.approx(l1, rel=TOL[dtype], abs=TOL[dtype])
     assert_same_params(m1, m2, dtype)
-    for p1, p2 in zip(m1.parameters(), m2.parameters()):
-        s1, s2 = o1.state.get(p1, {}), o2.state.get(p2, {})
-        assert s1.keys() == s2.keys()
-        for k in s1:
-            np.testing.assert_allclose(
-                np.asarray(s2[k]), np.asarray(s1[k]), rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10
-            )
+    assert_same_state(m1, m2, o1, o2, dtype)
 
 
 def wide(dt):
@@ -492,13 +496,7 @@ def test_feature_split_step(arch, opt, dtype, threads):
             l1 = module_step(m1, crit, o1, x, y)
             assert step(x, y) == pytest.approx(l1, rel=TOL[dtype], abs=TOL[dtype])
         assert_same_params(m1, m2, dtype)
-        for p1, p2 in zip(m1.parameters(), m2.parameters()):
-            s1, s2 = o1.state.get(p1, {}), o2.state.get(p2, {})
-            assert s1.keys() == s2.keys()
-            for k in s1:
-                np.testing.assert_allclose(
-                    np.asarray(s2[k]), np.asarray(s1[k]), rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10
-                )
+        assert_same_state(m1, m2, o1, o2, dtype)
         results.append([p.data.copy() for p in m2.parameters()])
     for other in results[1:]:
         for a, b in zip(results[0], other):
