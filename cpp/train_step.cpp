@@ -162,18 +162,28 @@ bool TrainStepCore<T>::plan_features(int nt, int64_t per, const TrainParams<T>* 
       const size_t at = static_cast<size_t>(b * n_optim + i);
       split_off_[at] = static_cast<int64_t>(split_slices_.size());
       for (int64_t t = 0; t < optim[i].count; ++t) {
+        // A tensor holds one parameter array or several back to back (scikit-learn's flat
+        // weights and biases); each gradient must sit where the step writes it.
         const OptimTensor<T>& s = optim[i].ts[t];
-        if (s.param == params[0].w && s.n == h * k0) {
-          if (b < nt && w > 0) add(s, a0 * k0, w * k0);
-        } else if (params[0].b != nullptr && s.param == params[0].b && s.n == h) {
-          if (b < nt && w > 0) add(s, a0, w);
-        } else if (s.param == params[1].w && s.n == c * h) {
-          if (b < nt && w > 0)
-            for (int64_t r = 0; r < c; ++r) add(s, r * h + a0, w);
-        } else if (params[1].b != nullptr && s.param == params[1].b && s.n == c) {
-          if (b == nt) add(s, 0, c);
-        } else {
-          return false;
+        for (int64_t pos = 0; pos < s.n;) {
+          const T* p = s.param + pos;
+          const T* g = s.grad + pos;
+          if (p == params[0].w && g == params[0].gw && pos + h * k0 <= s.n) {
+            if (b < nt && w > 0) add(s, pos + a0 * k0, w * k0);
+            pos += h * k0;
+          } else if (params[0].b && p == params[0].b && g == params[0].gb && pos + h <= s.n) {
+            if (b < nt && w > 0) add(s, pos + a0, w);
+            pos += h;
+          } else if (p == params[1].w && g == params[1].gw && pos + c * h <= s.n) {
+            if (b < nt && w > 0)
+              for (int64_t r = 0; r < c; ++r) add(s, pos + r * h + a0, w);
+            pos += c * h;
+          } else if (params[1].b && p == params[1].b && g == params[1].gb && pos + c <= s.n) {
+            if (b == nt) add(s, pos, c);
+            pos += c;
+          } else {
+            return false;
+          }
         }
       }
       split_cnt_[at] = static_cast<int64_t>(split_slices_.size()) - split_off_[at];
