@@ -134,7 +134,17 @@ StepPath TrainStepCore<T>::path(int64_t m) const {
 namespace {
 constexpr int kMaxSplitThreads = 64;
 int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+double elapsed_ns(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+}
 }  // namespace
+
+template <class T>
+double TrainStepCore<T>::step_flops(int64_t m) const {
+  double f = 0.0;
+  for (const TrainLayer& l : layers_) f += 6.0 * double(m) * double(l.in) * double(l.out);
+  return f;
+}
 
 // Each feature block's share of the optimizer calls: its rows of the hidden weight and bias and
 // its column block of the output weight (row segments). The output bias is read by every thread's
@@ -205,15 +215,17 @@ double TrainStepCore<T>::run(const T* x, int64_t m, const TrainLossCall<T>& loss
       const bool team = tuner_.use_team();
       const auto t0 = std::chrono::steady_clock::now();
       const double total = run_features(x, m, loss, params, optim, n_optim, nt, per, team ? nt : 1);
-      const double ns =
-          std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
-      double work = 0.0;
-      for (const TrainLayer& l : layers_) work += 6.0 * double(m) * double(l.in) * double(l.out);
-      tuner_.record(team, ns, work);
+      tuner_.record(team, elapsed_ns(t0), step_flops(m));
       return total;
     }
   }
-  if (parallel_for_rows(m)) return run_parallel(x, m, loss, params, optim, n_optim);
+  if (parallel_for_rows(m)) {
+    const bool team = rows_tuner_.use_team();
+    const auto t0 = std::chrono::steady_clock::now();
+    const double total = run_parallel(x, m, loss, params, optim, n_optim, team ? 0 : 1);
+    rows_tuner_.record(team, elapsed_ns(t0), step_flops(m));
+    return total;
+  }
   const auto& k = kernels().get<T>();
   const size_t L = layers_.size();
   // Forward: a_i = act(a_{i-1} W_i^T + b_i), pre-activations kept where the backward needs them.
@@ -372,12 +384,14 @@ double TrainStepCore<T>::run_features(const T* x, int64_t m, const TrainLossCall
 template <class T>
 double TrainStepCore<T>::run_parallel(const T* x, int64_t m, const TrainLossCall<T>& loss,
                                       const TrainParams<T>* params, const TrainOptimCall<T>* optim,
-                                      int64_t n_optim) {
+                                      int64_t n_optim, int team) {
   const auto& k = kernels().get<T>();
   const int64_t L = static_cast<int64_t>(layers_.size());
   constexpr int kMaxThreads = 64;
+  // nt parts (a fixed partition: the same results whether the team or one thread runs them).
   const int nt =
       static_cast<int>(std::min<int64_t>({num_threads(), m / kStepMinRows, kMaxThreads}));
+  if (team <= 0) team = nt;
   int64_t n_tensors = 0;
   for (int64_t i = 0; i < n_optim; ++i) n_tensors += optim[i].count;
   if (static_cast<int64_t>(slices_.size()) < nt * n_tensors)
@@ -385,29 +399,32 @@ double TrainStepCore<T>::run_parallel(const T* x, int64_t m, const TrainLossCall
   double partial[kMaxThreads] = {};
   blas::set_threads(1);
   note_pool_started();
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(team)
   {
-    const int64_t tid = omp_get_thread_num(), tn = omp_get_num_threads();
-    const auto slab = [&](int64_t n, int64_t align, int64_t& lo, int64_t& hi) {
-      const int64_t per = ((n + tn - 1) / tn + align - 1) / align * align;
-      lo = std::min(n, tid * per);
+    const int tid = omp_get_thread_num(), tn = omp_get_num_threads();
+    // Part q of nt: rows, output features or elements [lo, hi). Part q always runs on thread
+    // q % tn, so a part's row-local chain stays on one thread between barriers.
+    const auto slab = [&](int64_t q, int64_t n, int64_t align, int64_t& lo, int64_t& hi) {
+      const int64_t per = ((n + nt - 1) / nt + align - 1) / align * align;
+      lo = std::min(n, q * per);
       hi = std::min(n, lo + per);
     };
-    int64_t r0, r1;
-    slab(m, 1, r0, r1);
-    const int64_t mr = r1 - r0;
-    const T* in = x;
-    for (int64_t i = 0; i < L; ++i) {
-      const TrainLayer& l = layers_[i];
-      if (mr > 0)
+    for (int q = tid; q < nt; q += tn) {
+      int64_t r0, r1;
+      slab(q, m, 1, r0, r1);
+      if (r0 >= r1) continue;
+      const T* in = x;
+      for (int64_t i = 0; i < L; ++i) {
+        const TrainLayer& l = layers_[i];
         linear_forward_raw<T>(in + r0 * l.in, params[i].w, params[i].b, act_[i].get() + r0 * l.out,
-                              from_y_[i] ? nullptr : pre_[i].get() + r0 * l.out, mr, l.in, l.out,
-                              l.act, l.p);
-      in = act_[i].get();
+                              from_y_[i] ? nullptr : pre_[i].get() + r0 * l.out, r1 - r0, l.in,
+                              l.out, l.act, l.p);
+        in = act_[i].get();
+      }
+      partial[q] = loss_rows(loss, act_[L - 1].get(), r0, r1, grad_a_.get());
     }
     T* g = grad_a_.get();
     T* g_other = grad_b_.get();
-    if (mr > 0) partial[tid] = loss_rows(loss, act_[L - 1].get(), r0, r1, g);
     for (int64_t j = L - 1; j >= 0; --j) {
       const TrainLayer& l = layers_[j];
       const T* xin = j == 0 ? x : act_[j - 1].get();
@@ -415,69 +432,79 @@ double TrainStepCore<T>::run_parallel(const T* x, int64_t m, const TrainLossCall
       if (l.act != Act::identity) {
         T* s = (j % 2 == 0 ? scratch_ : scratch2_).get();  // alternate: see the barrier below
         const T* v = from_y_[j] ? act_[j].get() : pre_[j].get();
-        if (mr > 0)
-          k.linear.backward_prep[static_cast<int>(l.act)](g + r0 * l.out, v + r0 * l.out,
-                                                          from_y_[j], s + r0 * l.out, nullptr,
-                                                          false, mr, l.out, l.p);
+        for (int q = tid; q < nt; q += tn) {
+          int64_t r0, r1;
+          slab(q, m, 1, r0, r1);
+          if (r0 < r1)
+            k.linear.backward_prep[static_cast<int>(l.act)](g + r0 * l.out, v + r0 * l.out,
+                                                            from_y_[j], s + r0 * l.out, nullptr,
+                                                            false, r1 - r0, l.out, l.p);
+        }
         gj = s;
       }
       // Every row of gj is ready; and every thread is done with layer j + 1's products, so the
       // buffers they read (g_other, the other scratch) may be overwritten from here on.
 #pragma omp barrier
-      int64_t o0, o1;
-      slab(l.out, 16, o0, o1);
-      if (o0 < o1) {
-        matmul_raw<T>(true, false, o1 - o0, l.in, m, gj + o0, l.out, xin, l.in,
-                      params[j].gw + o0 * l.in, l.in, false);
-        if (params[j].gb != nullptr) {
-          double acc[64];
-          for (int64_t c0 = o0; c0 < o1; c0 += 64) {
-            const int64_t w = std::min<int64_t>(64, o1 - c0);
-            for (int64_t c = 0; c < w; ++c) acc[c] = 0.0;
-            for (int64_t r = 0; r < m; ++r) {
-              const T* gr = gj + r * l.out + c0;
-              for (int64_t c = 0; c < w; ++c) acc[c] += static_cast<double>(gr[c]);
+      for (int q = tid; q < nt; q += tn) {
+        int64_t o0, o1;
+        slab(q, l.out, 16, o0, o1);
+        if (o0 < o1) {
+          matmul_raw<T>(true, false, o1 - o0, l.in, m, gj + o0, l.out, xin, l.in,
+                        params[j].gw + o0 * l.in, l.in, false);
+          if (params[j].gb != nullptr) {
+            double acc[64];
+            for (int64_t c0 = o0; c0 < o1; c0 += 64) {
+              const int64_t w = std::min<int64_t>(64, o1 - c0);
+              for (int64_t c = 0; c < w; ++c) acc[c] = 0.0;
+              for (int64_t r = 0; r < m; ++r) {
+                const T* gr = gj + r * l.out + c0;
+                for (int64_t c = 0; c < w; ++c) acc[c] += static_cast<double>(gr[c]);
+              }
+              for (int64_t c = 0; c < w; ++c) params[j].gb[c0 + c] = static_cast<T>(acc[c]);
             }
-            for (int64_t c = 0; c < w; ++c) params[j].gb[c0 + c] = static_cast<T>(acc[c]);
           }
         }
+        int64_t r0, r1;
+        slab(q, m, 1, r0, r1);
+        if (j > 0 && r0 < r1)
+          matmul_raw<T>(false, false, r1 - r0, l.in, l.out, gj + r0 * l.out, l.out, params[j].w,
+                        l.in, g_other + r0 * l.in, l.in, false);
       }
-      if (j > 0 && mr > 0)
-        matmul_raw<T>(false, false, mr, l.in, l.out, gj + r0 * l.out, l.out, params[j].w, l.in,
-                      g_other + r0 * l.in, l.in, false);
       std::swap(g, g_other);
     }
     if (n_optim > 0) {
 #pragma omp barrier
-      OptimTensor<T>* mine = slices_.data() + tid * n_tensors;
-      for (int64_t i = 0; i < n_optim; ++i) {
-        const TrainOptimCall<T>& o = optim[i];
-        int64_t total = 0;
-        for (int64_t t = 0; t < o.count; ++t) total += o.ts[t].n;
-        int64_t lo, hi;
-        slab(total, 16, lo, hi);  // 16 elements: no two threads share a cache line
-        int64_t cnt = 0, base = 0;
-        for (int64_t t = 0; t < o.count && base < hi; ++t) {
-          const OptimTensor<T>& src = o.ts[t];
-          const int64_t b = std::max(lo, base), e = std::min(hi, base + src.n);
-          if (b < e) {
-            OptimTensor<T> d = src;
-            const int64_t off = b - base;
-            d.param = src.param + off;
-            d.grad = src.grad + off;
-            if (src.s0) d.s0 = src.s0 + off;
-            if (src.s1) d.s1 = src.s1 + off;
-            if (src.s2) d.s2 = src.s2 + off;
-            d.n = e - b;
-            mine[cnt++] = d;
+      for (int q = tid; q < nt; q += tn) {
+        OptimTensor<T>* mine = slices_.data() + q * n_tensors;
+        for (int64_t i = 0; i < n_optim; ++i) {
+          const TrainOptimCall<T>& o = optim[i];
+          int64_t total = 0;
+          for (int64_t t = 0; t < o.count; ++t) total += o.ts[t].n;
+          int64_t lo, hi;
+          slab(q, total, 16, lo, hi);  // 16 elements: no two threads share a cache line
+          int64_t cnt = 0, base = 0;
+          for (int64_t t = 0; t < o.count && base < hi; ++t) {
+            const OptimTensor<T>& src = o.ts[t];
+            const int64_t b = std::max(lo, base), e = std::min(hi, base + src.n);
+            if (b < e) {
+              OptimTensor<T> d = src;
+              const int64_t off = b - base;
+              d.param = src.param + off;
+              d.grad = src.grad + off;
+              if (src.s0) d.s0 = src.s0 + off;
+              if (src.s1) d.s1 = src.s1 + off;
+              if (src.s2) d.s2 = src.s2 + off;
+              d.n = e - b;
+              mine[cnt++] = d;
+            }
+            base += src.n;
           }
-          base += src.n;
-        }
-        if (cnt > 0) {
-          if (o.kind == 1)
-            k.optim.adam(mine, cnt, o.h);
-          else
-            k.optim.sgd(mine, cnt, o.h);
+          if (cnt > 0) {
+            if (o.kind == 1)
+              k.optim.adam(mine, cnt, o.h);
+            else
+              k.optim.sgd(mine, cnt, o.h);
+          }
         }
       }
     }

@@ -562,3 +562,27 @@ def test_feature_split_team_choice_is_invisible(arch, dtype, threads):
             np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="mode"):
         step._force_team(2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_split_team_choice_is_invisible(dtype, threads):
+    """The row-split path's fixed partition also gives bitwise the same results on its team and
+    on one thread."""
+    runs = []
+    for mode in (0, 1, -1):
+        fastnn.set_num_threads(3)
+        fastnn.manual_seed(6)
+        m = wide(dtype)
+        step = nn.compile_step(m, nn.CrossEntropyLoss(), OPTS["sgd_mom"](m.parameters()))
+        assert step._step_path(96) == "rows"
+        step._force_team(mode)
+        rng = np.random.default_rng(10)
+        losses = []
+        for n in (96, 100, 96, 120) * 12:
+            x, y = data(rng, dtype, n, 12, 5, "ce")
+            losses.append(step(x, y))
+        runs.append((losses, [p.data.copy() for p in m.parameters()]))
+    for losses, ps in runs[1:]:
+        assert losses == runs[0][0]
+        for a, b in zip(runs[0][1], ps):
+            np.testing.assert_array_equal(a, b)

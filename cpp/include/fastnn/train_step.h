@@ -97,8 +97,11 @@ class TrainStepCore {
   // The path run(m rows) takes (features also needs a loss without per-sample outputs and
   // optimizer calls that hold only the two layers' parameters; otherwise rows or layers).
   StepPath path(int64_t m) const;
-  // The features path's choice between its team and one thread (TeamTuner::force; tests).
-  void force_team(int mode) { tuner_.force(mode); }
+  // The one-region paths' choice between their team and one thread (TeamTuner::force; tests).
+  void force_team(int mode) {
+    tuner_.force(mode);
+    rows_tuner_.force(mode);
+  }
 
  private:
   struct Free {
@@ -113,9 +116,11 @@ class TrainStepCore {
   double run_features(const T* x, int64_t m, const TrainLossCall<T>& loss,
                       const TrainParams<T>* params, const TrainOptimCall<T>* optim, int64_t n_optim,
                       int nt, int64_t per, int team);
+  // team: threads that run the fixed partition (0: as many as parts).
   double run_parallel(const T* x, int64_t m, const TrainLossCall<T>& loss,
-                      const TrainParams<T>* params, const TrainOptimCall<T>* optim,
-                      int64_t n_optim);
+                      const TrainParams<T>* params, const TrainOptimCall<T>* optim, int64_t n_optim,
+                      int team);
+  double step_flops(int64_t m) const;  // products of forward and backward
 
   std::vector<TrainLayer> layers_;
   std::vector<bool> from_y_;  // backward from the layer's output (no pre-activation stored)
@@ -131,7 +136,7 @@ class TrainStepCore {
   int64_t split_rows_ = 0, split_per_ = 0;
   std::vector<OptimTensor<T>> split_slices_;
   std::vector<int64_t> split_off_, split_cnt_;
-  TeamTuner tuner_;
+  TeamTuner tuner_, rows_tuner_;  // run_features, run_parallel
 };
 
 }  // namespace fastnn
