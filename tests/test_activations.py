@@ -348,6 +348,23 @@ def _assert_same_class(got, want, what):
     assert ok.all(), f"{what}: at {np.nonzero(~ok)[0][:6]} got {got[~ok][:6]}, want {want[~ok][:6]}"
 
 
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0, -0.37, 0.0, 1e31, -1e38])
+def test_elu_alpha_float32(simd_level, alpha):
+    """elu's float32 forward and backward for other alphas: within 2 ulp of the float64 path
+    (itself within 1e-14 of the NumPy reference: test_parameters), zeros with its sign,
+    infinities and NaN alike; |alpha| > 1e30 included (double path)."""
+    x = sample(np.float32, 200_000, seed=5)
+    g = np.random.default_rng(6).standard_normal(x.size).astype(np.float32)
+    act = fastnn.activations["elu"]
+    with np.errstate(all="ignore"):
+        want = act.forward(x.astype(np.float64), alpha=alpha).astype(np.float32)
+        _assert_same_class(act.forward(x, alpha=alpha), want, f"elu(alpha={alpha})")
+        want_b = act.backward(g.astype(np.float64), x.astype(np.float64), alpha=alpha)
+        _assert_same_class(
+            act.backward(g, x, alpha=alpha), want_b.astype(np.float32), f"elu'(alpha={alpha})"
+        )
+
+
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_signed_zeros(simd_level, name, dtype):

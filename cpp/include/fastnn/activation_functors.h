@@ -26,25 +26,6 @@ FASTNN_INLINE SigmoidParts sigmoid_parts(double x) {
   return {pos ? r : e * r, pos ? e * r : r, e, r};
 }
 
-// The same parts for float32 outputs: e = exp(-|x|) from the float exp (the argument is exact in
-// float), the rest in double, so the result carries only e's error plus one rounding.
-// exp(-|x|) with full relative precision where it is subnormal in float (silu multiplies it by
-// x): beyond 64 take exp(64 - |x|) * e^-64 (64 - |x| is exact up to |x| = 128; past that the
-// result is far below any float).
-FASTNN_INLINE double exp_neg_abs_f(float x) {
-  const float a = fabsf_(x);
-  const bool far = a > 64.0f;
-  const double e = exp_nonpos_f(far ? 64.0f - a : -a);
-  return far ? e * 0x1.969d47321e4ccp-93 : e;  // e^-64
-}
-
-FASTNN_INLINE SigmoidParts sigmoid_parts_f(float x) {
-  const double e = exp_neg_abs_f(x);
-  const double r = 1.0 / (1.0 + e);
-  const bool pos = x >= 0.0f;
-  return {pos ? r : e * r, pos ? e * r : r, e, r};
-}
-
 // ---- float sigmoid pieces for the float32 paths: e = exp(-|x|) = ((1 + m) s1) s2, and
 // 1 + e = d + dl exactly (d rounded); neg is all ones where x has its sign bit set. Products with
 // e are formed as fma(a, m, a) * s1 (mul_e_s1) and scaled by s2 last, so they stay accurate
@@ -236,18 +217,21 @@ FASTNN_INLINE double elu_backward(double g, double x, double alpha, double scale
   return x <= 0.0 ? g * (alpha * scale) * exp_core(xn) : g * scale;
 }
 
-// float32: expm1 in float (exact argument), the alpha * scale product in double, one rounding.
-FASTNN_INLINE float elu_f32(float x, double alpha, double scale) {
-  const double em = expm1_nonpos_f(x);
-  return x <= 0.0f ? static_cast<float>(alpha * scale * em)
-                   : static_cast<float>(static_cast<double>(x) * scale);
-}
 // float: g * c * e^x for x <= 0 with c = alpha * scale as a float pair (ch + cl), so the
 // product rounds once; g * scale the same way above 0. Below -172 the result is g * c * 0.
 FASTNN_INLINE float mul_pair_f(float a, double c) {
   const float ch = static_cast<float>(c);
   const float cl = static_cast<float>(c - static_cast<double>(ch));
   return __builtin_fmaf(a, ch, a * cl);
+}
+// float32 in float: alpha * scale * expm1(x) and scale * x by mul_pair_f (2 ulp; the double
+// product it replaces ran at half the lanes). Zeros: x * c, the double path's sign (the pair's
+// two zero products may differ in sign); +inf gives itself (scale > 0; the pair gives inf * 0
+// for elu's scale 1). NaN stays NaN.
+FASTNN_INLINE float elu_f32(float x, double alpha, double scale) {
+  const float em = expm1_nonpos_f(x < 0.0f ? x : 0.0f);
+  const float y = x <= 0.0f ? mul_pair_f(em, alpha * scale) : mul_pair_f(x, scale);
+  return x == 0.0f ? x * static_cast<float>(alpha * scale) : (x == __builtin_inff() ? x : y);
 }
 // Signs of zeros and infinite g as the double path by fix_backward_f (f' has the sign of
 // alpha * scale for x <= 0, down to -745.1332 where the double path's exp(x) is 0).
@@ -267,6 +251,8 @@ struct Elu {
   static double backward(double g, double x, const ActParams& p) {
     return elu_backward(g, x, p.a, 1.0);
   }
+  // alpha * scale as a float pair: finite, and far from float overflow.
+  static bool f32_ok(const ActParams& p) { return std::fabs(p.a) <= 1e30; }
   static FASTNN_INLINE float f32(float x, const ActParams& p) { return elu_f32(x, p.a, 1.0); }
   static FASTNN_INLINE float backward32(float g, float x, const ActParams& p) {
     return elu_backward32(g, x, p.a, 1.0);

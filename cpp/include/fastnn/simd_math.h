@@ -184,47 +184,6 @@ constexpr float kLn2HiF = 0x1.62e4p-1f;  // 16 bits: k * kLn2HiF exact for |k| <
 constexpr float kLn2LoF = 0x1.7f7d1cp-20f;
 constexpr float kShifterF = 0x1.8p23f;
 
-// exp(r) - 1 on |r| <= ln2/2: Taylor to r^8 (truncation < 2e-9, ~0.03 ulp).
-FASTNN_INLINE float expm1_reduced_f(float r) {
-  float q = 1.0f / 40320.0f;
-  q = q * r + 1.0f / 5040.0f;
-  q = q * r + 1.0f / 720.0f;
-  q = q * r + 1.0f / 120.0f;
-  q = q * r + 1.0f / 24.0f;
-  q = q * r + 1.0f / 6.0f;
-  q = q * r + 0.5f;
-  return r + (r * r) * q;
-}
-
-// expm1(x) for x <= 0 in float; -1 below -18. NaN and -0 kept.
-FASTNN_INLINE float expm1_nonpos_f(float x) {
-  const float xc = x < -18.0f ? -18.0f : (x > 0.0f ? 0.0f : x);
-  const float kd = xc * 0x1.715476p0f + kShifterF;
-  const float k = kd - kShifterF;
-  float r = xc - k * kLn2HiF;
-  r = r - k * kLn2LoF;
-  const float p = expm1_reduced_f(r);
-  const int32_t ki = as_i32(kd) - as_i32(kShifterF);
-  const float s = as_f32((ki + 127) << 23);
-  const float y = s * p + (s - 1.0f);
-  return (x != x || x == 0.0f) ? x : y;
-}
-
-// exp(x) for x <= 0 in float, subnormal results rounded once; 0 below -104. NaN kept.
-FASTNN_INLINE float exp_nonpos_f(float x) {
-  const float xc = x < -104.0f ? -104.0f : (x > 0.0f ? 0.0f : x);
-  const float kd = xc * 0x1.715476p0f + kShifterF;
-  const float k = kd - kShifterF;
-  float r = xc - k * kLn2HiF;
-  r = r - k * kLn2LoF;
-  const float p = 1.0f + expm1_reduced_f(r);
-  const int32_t ki = as_i32(kd) - as_i32(kShifterF);
-  const int32_t k1 = ki >> 1;
-  const int32_t k2 = ki - k1;
-  const float y = (p * as_f32((k1 + 127) << 23)) * as_f32((k2 + 127) << 23);
-  return x != x ? x : y;
-}
-
 // exp(r) - 1 on |r| <= ln2/2 as r + r^2 P(r), P a degree-4 minimax fit (our own Lawson fit,
 // tools/fit_float_polys.py): absolute error of 1 + result < 3.1e-9 (0.05 float ulp of 1).
 FASTNN_INLINE float expm1_reduced_f4(float r) {
@@ -234,6 +193,35 @@ FASTNN_INLINE float expm1_reduced_f4(float r) {
   q = q * r + 0x1.555492p-3f;
   q = q * r + 0x1.fffffcp-2f;
   return r + (r * r) * q;
+}
+
+// expm1(x) for x <= 0 in float; -1 below -18. NaN and -0 kept. The clamp x < c ? c : x is one
+// maxps(c, x), which passes a NaN x on to the result (no select for NaN).
+FASTNN_INLINE float expm1_nonpos_f(float x) {
+  const float xc = x < -18.0f ? -18.0f : x;
+  const float kd = xc * 0x1.715476p0f + kShifterF;
+  const float k = kd - kShifterF;
+  float r = xc - k * kLn2HiF;
+  r = r - k * kLn2LoF;
+  const float p = expm1_reduced_f4(r);
+  const int32_t ki = as_i32(kd) - as_i32(kShifterF);
+  const float s = as_f32((ki + 127) << 23);
+  const float y = __builtin_fmaf(s, p, s - 1.0f);
+  return x == 0.0f ? x : y;
+}
+
+// exp(x) for x <= 0 in float, subnormal results rounded once; 0 below -104. NaN kept (as above).
+FASTNN_INLINE float exp_nonpos_f(float x) {
+  const float xc = x < -104.0f ? -104.0f : x;
+  const float kd = xc * 0x1.715476p0f + kShifterF;
+  const float k = kd - kShifterF;
+  float r = xc - k * kLn2HiF;
+  r = r - k * kLn2LoF;
+  const float p = 1.0f + expm1_reduced_f4(r);
+  const int32_t ki = as_i32(kd) - as_i32(kShifterF);
+  const int32_t k1 = ki >> 1;
+  const int32_t k2 = ki - k1;
+  return (p * as_f32((k1 + 127) << 23)) * as_f32((k2 + 127) << 23);
 }
 
 // exp(x + x_lo) for x <= 0 in float, split as ((1 + m) * s1) * s2: m = expm1 of the reduced
