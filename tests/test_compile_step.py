@@ -536,30 +536,41 @@ def test_feature_split_not_for_other_shapes(threads):
         assert step._step_path(64) == path
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("arch", list(FEATURE_ARCHS))
-def test_feature_split_team_choice_is_invisible(arch, dtype, threads):
-    """The features path runs on its team or on one thread (chosen from step timings); both give
-    bitwise the same parameters and losses, so the choice never changes a result."""
+def assert_team_choice_invisible(make, sizes, dtype, d, c, loss, seed):
+    """Steps forced onto one thread (0), the team (1) and the tuner's choice (-1) give bitwise
+    the same losses and parameters. make() -> (model, step). Returns the last step."""
     runs = []
     for mode in (0, 1, -1):
-        fastnn.set_num_threads(2)
-        fastnn.manual_seed(4)
-        m = FEATURE_ARCHS[arch](dtype)
-        o = OPTS["adam_ams"](m.parameters())
-        loss = "mse" if arch == "tanh40_sigmoid" else "ce"
-        step = nn.compile_step(m, nn.MSELoss() if loss == "mse" else nn.CrossEntropyLoss(), o)
+        m, step = make()
         step._force_team(mode)
-        rng = np.random.default_rng(8)
+        rng = np.random.default_rng(seed)
         losses = []
-        for n in (64, 37, 64, 33) * 12:  # past the tuner's first windows
-            x, y = data(rng, dtype, n, 100, 10, loss)
+        for n in sizes * 12:  # past the tuner's first windows
+            x, y = data(rng, dtype, n, d, c, loss)
             losses.append(step(x, y))
         runs.append((losses, [p.data.copy() for p in m.parameters()]))
     for losses, ps in runs[1:]:
         assert losses == runs[0][0]
         for a, b in zip(runs[0][1], ps):
             np.testing.assert_array_equal(a, b)
+    return step
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("arch", list(FEATURE_ARCHS))
+def test_feature_split_team_choice_is_invisible(arch, dtype, threads):
+    """The features path runs on its team or on one thread (chosen from step timings); both give
+    bitwise the same parameters and losses, so the choice never changes a result."""
+    loss = "mse" if arch == "tanh40_sigmoid" else "ce"
+
+    def make():
+        fastnn.set_num_threads(2)
+        fastnn.manual_seed(4)
+        m = FEATURE_ARCHS[arch](dtype)
+        o = OPTS["adam_ams"](m.parameters())
+        return m, nn.compile_step(m, nn.MSELoss() if loss == "mse" else nn.CrossEntropyLoss(), o)
+
+    step = assert_team_choice_invisible(make, (64, 37, 64, 33), dtype, 100, 10, loss, seed=8)
     with pytest.raises(ValueError, match="mode"):
         step._force_team(2)
 
@@ -568,21 +579,13 @@ def test_feature_split_team_choice_is_invisible(arch, dtype, threads):
 def test_row_split_team_choice_is_invisible(dtype, threads):
     """The row-split path's fixed partition also gives bitwise the same results on its team and
     on one thread."""
-    runs = []
-    for mode in (0, 1, -1):
+
+    def make():
         fastnn.set_num_threads(3)
         fastnn.manual_seed(6)
         m = wide(dtype)
         step = nn.compile_step(m, nn.CrossEntropyLoss(), OPTS["sgd_mom"](m.parameters()))
         assert step._step_path(96) == "rows"
-        step._force_team(mode)
-        rng = np.random.default_rng(10)
-        losses = []
-        for n in (96, 100, 96, 120) * 12:
-            x, y = data(rng, dtype, n, 12, 5, "ce")
-            losses.append(step(x, y))
-        runs.append((losses, [p.data.copy() for p in m.parameters()]))
-    for losses, ps in runs[1:]:
-        assert losses == runs[0][0]
-        for a, b in zip(runs[0][1], ps):
-            np.testing.assert_array_equal(a, b)
+        return m, step
+
+    assert_team_choice_invisible(make, (96, 100, 96, 120), dtype, 12, 5, "ce", seed=10)

@@ -89,8 +89,9 @@ def compile_step(model, loss_fn, optimizer, *, batch_size: int = 0, grad_hook=No
     from ..optim import SGD, Adam, AdamW
 
     if type(model) is not M.Sequential:
-        raise TypeError(f"compile_step needs an nn.Sequential model, got {type(model).__name__}"
-                        + _HINT)
+        raise TypeError(
+            f"compile_step needs an nn.Sequential model, got {type(model).__name__}" + _HINT
+        )
     mods = list(_flat_modules(model))
     flatten = False
     if mods and type(mods[0]) is M.Flatten:
@@ -108,7 +109,8 @@ def compile_step(model, loss_fn, optimizer, *, batch_size: int = 0, grad_hook=No
             if not layers or layers[-1][2] != "identity":
                 raise _unsupported(
                     f"{type(m).__name__} at position {i} (an activation must directly follow a "
-                    "Linear layer, at most one per layer)")
+                    "Linear layer, at most one per layer)"
+                )
             layers[-1][2:5] = _activation(m)
         else:
             raise _unsupported(f"the module {type(m).__name__} (position {i})")
@@ -153,8 +155,10 @@ def compile_step(model, loss_fn, optimizer, *, batch_size: int = 0, grad_hook=No
         members = []
         for p in g["params"]:
             if id(p) not in index:
-                raise _unsupported(f"an optimizer whose param_groups[{gi}] holds a parameter "
-                                   "that is not in the model")
+                raise _unsupported(
+                    f"an optimizer whose param_groups[{gi}] holds a parameter "
+                    "that is not in the model"
+                )
             members.append(index[id(p)])
             seen.add(id(p))
         groups.append((g["params"], members))
@@ -163,13 +167,22 @@ def compile_step(model, loss_fn, optimizer, *, batch_size: int = 0, grad_hook=No
 
     dtypes = {p.dtype for p in params}
     if len(dtypes) != 1:
-        raise TypeError("compile_step: the model's parameters mix dtypes "
-                        f"{sorted(str(d) for d in dtypes)}; convert it with .float() or .double()")
-    step = _C.TrainStep([tuple(lay) for lay in layers], flatten, loss, loss_fn.reduction,
-                        ignore_index, smoothing, optimizer, kind, groups, int(batch_size))
+        raise TypeError(
+            "compile_step: the model's parameters mix dtypes "
+            f"{sorted(str(d) for d in dtypes)}; convert it with .float() or .double()"
+        )
+    step = _C.TrainStep(
+        [tuple(lay) for lay in layers],
+        flatten,
+        loss,
+        loss_fn.reduction,
+        ignore_index,
+        smoothing,
+        optimizer,
+        kind,
+        groups,
+        int(batch_size),
+    )
     if grad_hook is not None:
         step.grad_hook = grad_hook
     return step
-
-
-
