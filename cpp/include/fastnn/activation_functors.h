@@ -41,6 +41,14 @@ FASTNN_INLINE SigmoidF sigmoid_f(float x) {
   return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, as_i32(x) >> 31};
 }
 
+// The same from exp_split_zero_f: all products with e are 0 beyond |x| = 175.4 (sigmoid', tanh').
+FASTNN_INLINE SigmoidF sigmoid_zero_f(float x) {
+  const ExpSplitF q = exp_split_zero_f(-fabsf_(x));
+  const float e = ((1.0f + q.m) * q.s1) * q.s2;
+  const float d = 1.0f + e;
+  return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, as_i32(x) >> 31};
+}
+
 // The same for x + xl, a float pair (|xl| <= ulp(x), gelu_tanh's 2z): xl enters the exp's
 // reduced argument with the sign of -|x|.
 FASTNN_INLINE SigmoidF sigmoid_f(float x, float xl) {
@@ -158,11 +166,12 @@ struct Sigmoid {
     return g * (q.e * q.r * q.r);
   }
   // float32 backward in float: g e / (1 + e)^2 with e's scale applied last (accurate where f'
-  // is subnormal) and the rounding of 1 + e compensated.
+  // is subnormal) and the rounding of 1 + e compensated. Beyond |x| = 175.4 e's scales are 0
+  // (sigmoid_zero_f: no select); sc * 0 makes a NaN x give NaN.
   static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
-    const float y = mul_dsigmoid_f<1>(g, sigmoid_f(x));
-    const float r = fabsf_(x) <= 172.0f ? y : zero_or_nan(g, x);
-    return fix_backward_f(r, g, positive_to_exp_zero(fabsf_(x)));
+    const float y = mul_dsigmoid_f<1>(g, sigmoid_zero_f(x));
+    const float sc = positive_to_exp_zero(fabsf_(x));  // NaN for NaN x
+    return fix_backward_f(y + sc * 0.0f, g, sc);
   }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y) * y; }
 };
@@ -188,9 +197,9 @@ struct Tanh {
   // float32 in float: 1 - tanh^2 = 4 sigmoid'(2x), as sigmoid's (2x is exact below 1.7e38).
   static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
     const float x2 = 2.0f * x;
-    const float y = mul_dsigmoid_f<4>(g, sigmoid_f(x2));
-    const float r = fabsf_(x2) <= 172.0f ? y : zero_or_nan(g, x);
-    return fix_backward_f(r, g, positive_to_exp_zero(fabsf_(x2)));
+    const float y = mul_dsigmoid_f<4>(g, sigmoid_zero_f(x2));
+    const float sc = positive_to_exp_zero(fabsf_(x2));
+    return fix_backward_f(y + sc * 0.0f, g, sc);
   }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y * y); }
 };

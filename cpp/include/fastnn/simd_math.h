@@ -275,4 +275,20 @@ FASTNN_INLINE ExpSplitF exp_split_f(float x, float x_lo) {
   return {expm1_reduced_f4(r), as_f32((k1 + 127) << 23), as_f32((ki - k1 + 127) << 23)};
 }
 
+// exp_split_f without x_lo, clamped at -176 instead: k = -254 there, where both factors are +0
+// (exponent field 0), so products (fma(a, m, a) * s1) * s2 are 0 beyond |x| = 175.4 without a
+// select (|a| <= 2^100: a e rounds to 0 from |x| = 174.7 on). Callers propagate NaN themselves.
+FASTNN_INLINE ExpSplitF exp_split_zero_f(float x) {
+  const int32_t xi = as_i32(x);
+  const int32_t lo = as_i32(-176.0f);
+  const float xc = as_f32(xi < lo ? xi : lo);
+  const float kd = xc * 0x1.715476p0f + kShifterF;
+  const float k = kd - kShifterF;
+  float r = xc - k * kLn2HiF;
+  r = r - k * kLn2LoF;
+  const int32_t ki = as_i32(kd) - as_i32(kShifterF);
+  const int32_t k1 = ki >> 1;
+  return {expm1_reduced_f4(r), as_f32((k1 + 127) << 23), as_f32((ki - k1 + 127) << 23)};
+}
+
 }  // namespace fastnn::FASTNN_ISA
