@@ -41,6 +41,14 @@ FASTNN_INLINE SigmoidF sigmoid_f(float x) {
   return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, as_i32(x) >> 31};
 }
 
+// The same from exp_split_zero_f: all products with e are 0 beyond |x| = 175.4 (sigmoid', tanh').
+FASTNN_INLINE SigmoidF sigmoid_zero_f(float x) {
+  const ExpSplitF q = exp_split_zero_f(-fabsf_(x));
+  const float e = ((1.0f + q.m) * q.s1) * q.s2;
+  const float d = 1.0f + e;
+  return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, as_i32(x) >> 31};
+}
+
 // The same for x + xl, a float pair (|xl| <= ulp(x), gelu_tanh's 2z): xl enters the exp's
 // reduced argument with the sign of -|x|.
 FASTNN_INLINE SigmoidF sigmoid_f(float x, float xl) {
@@ -158,11 +166,12 @@ struct Sigmoid {
     return g * (q.e * q.r * q.r);
   }
   // float32 backward in float: g e / (1 + e)^2 with e's scale applied last (accurate where f'
-  // is subnormal) and the rounding of 1 + e compensated.
+  // is subnormal) and the rounding of 1 + e compensated. Beyond |x| = 175.4 e's scales are 0
+  // (sigmoid_zero_f: no select); sc * 0 makes a NaN x give NaN.
   static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
-    const float y = mul_dsigmoid_f<1>(g, sigmoid_f(x));
-    const float r = fabsf_(x) <= 172.0f ? y : zero_or_nan(g, x);
-    return fix_backward_f(r, g, positive_to_exp_zero(fabsf_(x)));
+    const float y = mul_dsigmoid_f<1>(g, sigmoid_zero_f(x));
+    const float sc = positive_to_exp_zero(fabsf_(x));  // NaN for NaN x
+    return fix_backward_f(y + sc * 0.0f, g, sc);
   }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y) * y; }
 };
@@ -188,9 +197,9 @@ struct Tanh {
   // float32 in float: 1 - tanh^2 = 4 sigmoid'(2x), as sigmoid's (2x is exact below 1.7e38).
   static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
     const float x2 = 2.0f * x;
-    const float y = mul_dsigmoid_f<4>(g, sigmoid_f(x2));
-    const float r = fabsf_(x2) <= 172.0f ? y : zero_or_nan(g, x);
-    return fix_backward_f(r, g, positive_to_exp_zero(fabsf_(x2)));
+    const float y = mul_dsigmoid_f<4>(g, sigmoid_zero_f(x2));
+    const float sc = positive_to_exp_zero(fabsf_(x2));
+    return fix_backward_f(y + sc * 0.0f, g, sc);
   }
   static double backward_y(double g, double y, const ActParams&) { return g * (1.0 - y * y); }
 };
@@ -423,11 +432,25 @@ struct Silu {
     const SigmoidParts q = sigmoid_parts(x);
     return g * (q.s * (1.0 + x * q.one_minus_s));
   }
-  // float: x * sigmoid(x) by mul_sigmoid_f (x e stays accurate where e is subnormal). -inf gives
-  // NaN (-inf * 0) as torch; beyond |x| > 120 the result is x or -0.
+  // float: |x| e / (1 + e) for x < 0 (|x| e 2^40 by exp_neg_scaled_f: one rounding, normal where
+  // the result is subnormal), x / (1 + e) for x >= 0, one division for both signs (bitwise
+  // selects: GCC does not split it per sign), the quotient corrected for the rounding of
+  // 1 + e = d + dl (1 / d ~ 1 suffices there: 2 ulp exhaustively). The magnitude stays >= 0 so
+  // +-0 keep their sign through the correction; the last product restores the sign and scale.
+  // |x| is clamped at 110 (x e rounds to -0 beyond). +inf gives inf, -inf NaN (-inf * 0) as torch.
   static FASTNN_INLINE float f32(float x, const ActParams&) {
-    const float y = copysignf_(mul_sigmoid_f(x, sigmoid_f(x)), x);  // -0 stays -0
-    return fabsf_(x) > 120.0f ? x * (x > 0.0f ? 1.0f : 0.0f) : y;
+    const float ax = fabsf_(x);
+    const float t = min_bits_f(ax, 110.0f);
+    const ExpScaledF q = exp_neg_scaled_f(t);
+    const float s = q.s * kExpUnscaleF;                 // 2^k
+    const float u = 1.0f + s;                           // exact for k >= -23
+    const float d = __builtin_fmaf(s, q.m, u);          // 1 + e rounded once
+    const float dl = __builtin_fmaf(s, q.m, u - d);     // 1 + e - d (u - d is exact)
+    const int32_t neg = as_i32(x) >> 31;
+    const float num = select_bits(neg, __builtin_fmaf(t, q.m, t) * q.s, ax);
+    float y = num / d;
+    y = __builtin_fmaf(-y, dl, y);  // NaN for y = inf: x = +-inf and NaN take x + |x| instead
+    return ax < __builtin_inff() ? y * select_bits(neg, -kExpUnscaleF, 1.0f) : x + ax;
   }
   // float: silu' = (1 + e + x e) / (1 + e)^2 for x >= 0, e (1 + e + x) / (1 + e)^2 for x < 0.
   static FASTNN_INLINE float backward32(float g, float x, const ActParams&) {
@@ -461,24 +484,26 @@ struct Softplus {
   }
   // log(1 + e) = 2 atanh(s), s = e / (2 + e) in [0, 1/3] (2 + e corrected for its rounding):
   // 2s (1 + w Q(w)), w = s^2, Q a degree-3 minimax fit (tools/fit_float_polys.py, 0.08 ulp).
-  // s carries e's 1 / s2 scale until the last product, so subnormal results round once.
+  // s carries e's 2^40 scale (exp_neg_scaled_f) until the last product, so subnormal results
+  // round once. |x| is clamped at 110 (the result rounds to 0 beyond).
   static FASTNN_INLINE float f32(float x, const ActParams& p) {
     const float thr = static_cast<float>(p.b);
-    const ExpSplitF q = exp_split_f(-fabsf_(x), 0.0f);
-    const float e1 = (1.0f + q.m) * q.s1;  // e = e1 * s2
-    const float e = e1 * q.s2;
+    const ExpScaledF q = exp_neg_scaled_f(min_bits_f(fabsf_(x), 110.0f));
+    const float es = __builtin_fmaf(q.s, q.m, q.s);  // e 2^40
+    const float s1 = q.s * kExpUnscaleF;
+    const float e = __builtin_fmaf(s1, q.m, s1);
     const float d = 2.0f + e;
     const float dl = (2.0f - d) + e;  // 2 + e = d + dl exactly
-    float sc = e1 / d;
+    float sc = es / d;
     sc = __builtin_fmaf(-sc, dl * (0.8333333f - 0.16666667f * d), sc);  // ~ sc (1 - dl / d)
-    const float s = sc * q.s2;
+    const float s = sc * kExpUnscaleF;
     const float w = s * s;
     float qw = 0x1.1ed9fap-3f;
     qw = qw * w + 0x1.1ebc96p-3f;
     qw = qw * w + 0x1.99d21p-3f;
     qw = qw * w + 0x1.555502p-2f;
-    const float l1 = __builtin_fmaf(2.0f * sc * w, qw, 2.0f * sc);  // log(1 + e) / s2
-    const float y = __builtin_fmaf(l1, q.s2, x < 0.0f ? 0.0f : x);  // NaN stays NaN
+    const float l1 = __builtin_fmaf(2.0f * sc * w, qw, 2.0f * sc);          // log(1 + e) 2^40
+    const float y = __builtin_fmaf(l1, kExpUnscaleF, x < 0.0f ? 0.0f : x);  // NaN stays NaN
     return x > thr ? x : y;
   }
   static FASTNN_INLINE float backward32(float g, float x, const ActParams& p) {

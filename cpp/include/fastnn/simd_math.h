@@ -224,6 +224,32 @@ FASTNN_INLINE float exp_nonpos_f(float x) {
   return (p * as_f32((k1 + 127) << 23)) * as_f32((k2 + 127) << 23);
 }
 
+// exp(-t) for t in [0, 115] in float as (1 + m) s: m = expm1 of the reduced argument (|m| < 0.42)
+// and s = 2^(k + 40), normal down to t = 115 (k >= -166). Products a exp(-t) are formed as
+// fma(a, m, a) * s (one rounding; normal where exp(-t) is subnormal) and scaled by 2^-40 last,
+// so a subnormal result rounds once more at most. One integer add and shift build s (no split
+// into two factors). Callers clamp t (min_bits_f) and pass NaN on themselves.
+constexpr float kExpUnscaleF = 0x1p-40f;
+struct ExpScaledF {
+  float m, s;
+};
+FASTNN_INLINE ExpScaledF exp_neg_scaled_f(float t) {
+  const float kd = t * -0x1.715476p0f + kShifterF;
+  const float k = kd - kShifterF;
+  float r = __builtin_fmaf(-k, kLn2HiF, -t);  // exact, as in exp_split_f
+  r = r - k * kLn2LoF;
+  const int32_t bias = as_i32(kShifterF) - 127 - 40;
+  return {expm1_reduced_f4(r), as_f32((as_i32(kd) - bias) << 23)};
+}
+
+// min(a, c) for a >= 0 or +NaN and c > 0, on the bit patterns: an integer min (pminsd) that GCC
+// keeps as one instruction, where a float select lets it thread c through every later step.
+// A NaN a gives c: callers propagate NaN themselves.
+FASTNN_INLINE float min_bits_f(float a, float c) {
+  const int32_t ai = as_i32(a), ci = as_i32(c);
+  return as_f32(ai < ci ? ai : ci);
+}
+
 // exp(x + x_lo) for x <= 0 in float, split as ((1 + m) * s1) * s2: m = expm1 of the reduced
 // argument (|m| < 0.42) and two normal powers of two, so products like a * exp(x) can be formed
 // as (fma(a, m, a) * s1) * s2 with one rounding even where exp(x) is subnormal. x_lo is a small
@@ -244,6 +270,22 @@ FASTNN_INLINE ExpSplitF exp_split_f(float x, float x_lo) {
   float r = xc - k * kLn2HiF;  // exact: k * kLn2HiF has <= 24 bits for |k| < 256
   r = r - k * kLn2LoF;
   r = r + x_lo;
+  const int32_t ki = as_i32(kd) - as_i32(kShifterF);
+  const int32_t k1 = ki >> 1;
+  return {expm1_reduced_f4(r), as_f32((k1 + 127) << 23), as_f32((ki - k1 + 127) << 23)};
+}
+
+// exp_split_f without x_lo, clamped at -176 instead: k = -254 there, where both factors are +0
+// (exponent field 0), so products (fma(a, m, a) * s1) * s2 are 0 beyond |x| = 175.4 without a
+// select (|a| <= 2^100: a e rounds to 0 from |x| = 174.7 on). Callers propagate NaN themselves.
+FASTNN_INLINE ExpSplitF exp_split_zero_f(float x) {
+  const int32_t xi = as_i32(x);
+  const int32_t lo = as_i32(-176.0f);
+  const float xc = as_f32(xi < lo ? xi : lo);
+  const float kd = xc * 0x1.715476p0f + kShifterF;
+  const float k = kd - kShifterF;
+  float r = xc - k * kLn2HiF;
+  r = r - k * kLn2LoF;
   const int32_t ki = as_i32(kd) - as_i32(kShifterF);
   const int32_t k1 = ki >> 1;
   return {expm1_reduced_f4(r), as_f32((k1 + 127) << 23), as_f32((ki - k1 + 127) << 23)};
