@@ -35,7 +35,7 @@ struct SigmoidF {
   int32_t neg;
 };
 FASTNN_INLINE SigmoidF sigmoid_f(float x) {
-  const ExpSplitF q = exp_split_f(-fabsf_(x), 0.0f);
+  const ExpSplitF q = exp_split_f(-fabsf_(x), -0.0f);
   const float e = ((1.0f + q.m) * q.s1) * q.s2;
   const float d = 1.0f + e;
   return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, as_i32(x) >> 31};
@@ -246,7 +246,7 @@ FASTNN_INLINE float elu_f32(float x, double alpha, double scale) {
 // alpha * scale for x <= 0, down to -745.1332 where the double path's exp(x) is 0).
 FASTNN_INLINE float elu_backward32(float g, float x, double alpha, double scale) {
   const bool neg = x <= 0.0f;
-  const ExpSplitF q = exp_split_f(-fabsf_(x), 0.0f);  // used where x <= 0 (+0 -> -0)
+  const ExpSplitF q = exp_split_f(-fabsf_(x), -0.0f);  // used where x <= 0 (+0 -> -0)
   const float t = mul_e_s1(g, q.m, q.s1);
   const float yn = x < -172.0f ? g * 0.0f : mul_pair_f(t, alpha * scale) * q.s2;
   const float c = static_cast<float>(alpha * scale);
@@ -442,10 +442,10 @@ struct Silu {
     const float ax = fabsf_(x);
     const float t = min_bits_f(ax, 110.0f);
     const ExpScaledF q = exp_neg_scaled_f(t);
-    const float s = q.s * kExpUnscaleF;                 // 2^k
-    const float u = 1.0f + s;                           // exact for k >= -23
-    const float d = __builtin_fmaf(s, q.m, u);          // 1 + e rounded once
-    const float dl = __builtin_fmaf(s, q.m, u - d);     // 1 + e - d (u - d is exact)
+    const float s = q.s * kExpUnscaleF;              // 2^k
+    const float u = 1.0f + s;                        // exact for k >= -23
+    const float d = __builtin_fmaf(s, q.m, u);       // 1 + e rounded once
+    const float dl = __builtin_fmaf(s, q.m, u - d);  // 1 + e - d (u - d is exact)
     const int32_t neg = as_i32(x) >> 31;
     const float num = select_bits(neg, __builtin_fmaf(t, q.m, t) * q.s, ax);
     float y = num / d;

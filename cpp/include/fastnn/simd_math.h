@@ -254,16 +254,20 @@ FASTNN_INLINE float min_bits_f(float a, float c) {
 // argument (|m| < 0.42) and two normal powers of two, so products like a * exp(x) can be formed
 // as (fma(a, m, a) * s1) * s2 with one rounding even where exp(x) is subnormal. x_lo is a small
 // low-order part of the argument (|x_lo| < 2^-10), folded into the reduced argument.
+// Pass x_lo = -0.0f for none (x + -0 is x: the add folds away).
 // x must have its sign bit set (-0, negative, -inf; -NaN counts as -inf: callers propagate NaN
-// themselves). It is clamped at -172 (k >= -249: both factors stay normal; callers select their
-// result below that) with an integer min on the bit pattern: GCC keeps that a min, where a
-// float select lets it thread the constant through the rest (masked copies of every later step).
+// themselves). It is clamped at `floor`, -172 by default (k >= -249: both factors stay normal;
+// callers select their result below that), with an integer min on the bit pattern: GCC keeps
+// that a min, where a float select lets it thread the constant through the rest (masked copies
+// of every later step). floor = -176 (exp_split_zero_f) gives k = -254, where both factors are
+// +0 (exponent field 0): products (fma(a, m, a) * s1) * s2 are then 0 beyond |x| = 175.4 without
+// a select (|a| <= 2^100: a e rounds to 0 from |x| = 174.7 on).
 struct ExpSplitF {
   float m, s1, s2;
 };
-FASTNN_INLINE ExpSplitF exp_split_f(float x, float x_lo) {
+FASTNN_INLINE ExpSplitF exp_split_f(float x, float x_lo, float floor = -172.0f) {
   const int32_t xi = as_i32(x);
-  const int32_t lo = as_i32(-172.0f);  // for sign-set floats a larger int is a larger magnitude
+  const int32_t lo = as_i32(floor);  // for sign-set floats a larger int is a larger magnitude
   const float xc = as_f32(xi < lo ? xi : lo);
   const float kd = xc * 0x1.715476p0f + kShifterF;
   const float k = kd - kShifterF;
@@ -275,20 +279,6 @@ FASTNN_INLINE ExpSplitF exp_split_f(float x, float x_lo) {
   return {expm1_reduced_f4(r), as_f32((k1 + 127) << 23), as_f32((ki - k1 + 127) << 23)};
 }
 
-// exp_split_f without x_lo, clamped at -176 instead: k = -254 there, where both factors are +0
-// (exponent field 0), so products (fma(a, m, a) * s1) * s2 are 0 beyond |x| = 175.4 without a
-// select (|a| <= 2^100: a e rounds to 0 from |x| = 174.7 on). Callers propagate NaN themselves.
-FASTNN_INLINE ExpSplitF exp_split_zero_f(float x) {
-  const int32_t xi = as_i32(x);
-  const int32_t lo = as_i32(-176.0f);
-  const float xc = as_f32(xi < lo ? xi : lo);
-  const float kd = xc * 0x1.715476p0f + kShifterF;
-  const float k = kd - kShifterF;
-  float r = xc - k * kLn2HiF;
-  r = r - k * kLn2LoF;
-  const int32_t ki = as_i32(kd) - as_i32(kShifterF);
-  const int32_t k1 = ki >> 1;
-  return {expm1_reduced_f4(r), as_f32((k1 + 127) << 23), as_f32((ki - k1 + 127) << 23)};
-}
+FASTNN_INLINE ExpSplitF exp_split_zero_f(float x) { return exp_split_f(x, -0.0f, -176.0f); }
 
 }  // namespace fastnn::FASTNN_ISA
