@@ -143,25 +143,6 @@ FASTNN_INLINE double exp_nonpos_ff(double x) {
   return isnan_(x) ? x : (x < -708.0 ? 0.0 : y);
 }
 
-// log(1 + e) for e in [0, 1] for float32 results: series to f^11 (error < 1e-10 relative).
-FASTNN_INLINE double log1p_unit_ff(double e) {
-  const double u = 1.0 + e;
-  const double c = (u - 1.0) - e;
-  const bool big = u > 0x1.6a09e667f3bcdp0;  // u in [1, 2]: halve above sqrt 2
-  const double m = big ? 0.5 * u : u;
-  const double ex = big ? 1.0 : 0.0;
-  const double f = (m - 1.0) / (m + 1.0);
-  const double s = f * f;
-  double q = 2.0 / 11.0;
-  q = q * s + 2.0 / 9.0;
-  q = q * s + 2.0 / 7.0;
-  q = q * s + 2.0 / 5.0;
-  q = q * s + 2.0 / 3.0;
-  const double logm = 2.0 * f + f * s * q;
-  // c / u ~= c: they differ by c e / (1 + e) <= 1.2e-16 e, far below a float ulp of log1p(e).
-  return ex * kLn2Hi + (logm + ex * kLn2Lo) - c;
-}
-
 }  // namespace fastnn::FASTNN_ISA
 
 // ---- float32 forms, used where the exhaustive 2^32 sweep (bench/sweep_float32.py) shows the
