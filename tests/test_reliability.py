@@ -81,6 +81,34 @@ def test_forced_level_via_environment(level):
     assert out.stdout.strip() == level
 
 
+@pytest.mark.parametrize(
+    "env,want",
+    [
+        ({}, ("10000", "4")),
+        ({"GOMP_SPINCOUNT": "7", "OPENBLAS_THREAD_TIMEOUT": "20"}, ("7", "20")),
+        ({"OMP_WAIT_POLICY": "passive"}, (None, "4")),
+    ],
+)
+def test_import_sets_thread_pool_waits_unless_the_user_did(env, want):
+    """import fastnn shortens libgomp's and OpenBLAS's idle spinning (README, Threads) before
+    either library loads, and leaves a value the user set alone."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, fastnn; "
+        "print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == [str(w) for w in want]
+
+
 def _train(seed, steps=30, threads_ok=True):
     from fastnn import nn
 

@@ -18,6 +18,14 @@ import os as _os
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "10000"
 
+# OpenBLAS's idle workers spin for 2^28 cycles (~0.1 s) after each threaded product and hold a
+# core the OpenMP kernels between products (Adam, cross entropy) need: the 256x1024x1024 step's
+# median went 30-34 -> 23-26 ms with 2^4 (they sleep at once; fastnn only threads products of
+# >= 16 MFLOP, where a wake-up costs well under 1%). OpenBLAS reads this when it loads (next
+# line); a value the user set wins.
+if "OPENBLAS_THREAD_TIMEOUT" not in _os.environ:
+    _os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
+
 import scipy_openblas32 as _openblas  # noqa: F401  (loads libscipy_openblas before _C needs it)
 
 from . import _C, data, distributed, nn, optim, random
