@@ -19,10 +19,10 @@ if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "10000"
 
 # OpenBLAS's idle workers spin for 2^28 cycles (~0.1 s) after each threaded product and hold a
-# core the OpenMP kernels between products (Adam, cross entropy) need: the 256x1024x1024 step's
-# median went 30-34 -> 23-26 ms with 2^4 (they sleep at once; fastnn only threads products of
-# >= 16 MFLOP, where a wake-up costs well under 1%). OpenBLAS reads this when it loads (next
-# line); a value the user set wins.
+# core the OpenMP kernels between products (Adam, cross entropy) need. With 2^4 they sleep at
+# once: the 256x1024x1024 step's median went 30-34 -> 22-25 ms (bench/bench_train_step.py), and
+# fastnn threads only products of >= 16 MFLOP, where a wake-up costs well under 1%. OpenBLAS
+# reads this when it loads (next import); a value the user set wins.
 if "OPENBLAS_THREAD_TIMEOUT" not in _os.environ:
     _os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
 

@@ -34,19 +34,18 @@ struct SigmoidF {
   float m, s1, s2, e, d, dl;
   int32_t neg;
 };
-FASTNN_INLINE SigmoidF sigmoid_f(float x) {
-  const ExpSplitF q = exp_split_f(-fabsf_(x), -0.0f);
+FASTNN_INLINE SigmoidF sigmoid_from(const ExpSplitF& q, int32_t neg) {
   const float e = ((1.0f + q.m) * q.s1) * q.s2;
   const float d = 1.0f + e;
-  return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, as_i32(x) >> 31};
+  return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, neg};
+}
+FASTNN_INLINE SigmoidF sigmoid_f(float x) {
+  return sigmoid_from(exp_split_f(-fabsf_(x), -0.0f), as_i32(x) >> 31);
 }
 
 // The same from exp_split_zero_f: all products with e are 0 beyond |x| = 175.4 (sigmoid', tanh').
 FASTNN_INLINE SigmoidF sigmoid_zero_f(float x) {
-  const ExpSplitF q = exp_split_zero_f(-fabsf_(x));
-  const float e = ((1.0f + q.m) * q.s1) * q.s2;
-  const float d = 1.0f + e;
-  return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, as_i32(x) >> 31};
+  return sigmoid_from(exp_split_zero_f(-fabsf_(x)), as_i32(x) >> 31);
 }
 
 // The same for x + xl, a float pair (|xl| <= ulp(x), gelu_tanh's 2z): xl enters the exp's
@@ -54,10 +53,7 @@ FASTNN_INLINE SigmoidF sigmoid_zero_f(float x) {
 FASTNN_INLINE SigmoidF sigmoid_f(float x, float xl) {
   const int32_t neg = as_i32(x) >> 31;
   const float lo = as_f32(as_i32(xl) ^ (~neg & static_cast<int32_t>(0x80000000u)));
-  const ExpSplitF q = exp_split_f(-fabsf_(x), lo);
-  const float e = ((1.0f + q.m) * q.s1) * q.s2;
-  const float d = 1.0f + e;
-  return {q.m, q.s1, q.s2, e, d, (1.0f - d) + e, neg};
+  return sigmoid_from(exp_split_f(-fabsf_(x), lo), neg);
 }
 
 // a e / s2 = a (1 + m) s1; with neg: a e / s2 for x < 0, a for x >= 0. a (1 + m) overflows
